@@ -1,0 +1,197 @@
+"""`python -m epochsteps plan ...`: the core's numbers on the command line.
+
+Every failure (a bad flag, a value out of range, a setup the framework refuses) exits
+with code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from .evaluation import parse_metrics
+from .plan import make_plan
+from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
+
+MAX_LR_ENTRIES = 2_000_000
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _int(text: str) -> int:
+    """A whole number; also accepts 1e6 and 1_000_000 when the value is integral."""
+    t = text.strip().replace("_", "")
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        value = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not math.isfinite(value) or value != int(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _int_or_float(text: str) -> int | float:
+    """Lightning's distinction: `2` is an int (batches), `0.5` or `1.0` a float (fraction)."""
+    t = text.strip()
+    if t.isdigit():
+        return int(t)
+    return _float(t)
+
+
+def _step_value(text: str) -> int | float:
+    value = _float(text)
+    return int(value) if value >= 1 and value == int(value) else value
+
+
+def _epochs_n_or_none(text: str) -> int | None:
+    return None if text.strip().lower() == "none" else _int(text)
+
+
+def _validation_freq(text: str) -> int | tuple[int, ...]:
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    if len(parts) == 1 and "," not in text:
+        return _int(parts[0])
+    return tuple(_int(p) for p in parts)
+
+
+def _metrics(text: str) -> tuple[float, ...]:
+    values, bad = parse_metrics(text)
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a number: {', '.join(repr(b) for b in bad[:3])}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m epochsteps", description="Count epochs, batches and optimizer steps as the frameworks do.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    plan = sub.add_parser("plan", help="print the plan of one setup")
+    add_setup_flags(plan)
+    plan.add_argument("--json", action="store_true", help="print JSON (the keys of DESIGN.md)")
+    return parser
+
+
+def add_setup_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--framework", choices=FRAMEWORKS, default="pytorch")
+    p.add_argument("--dataset-size", type=_int, required=True)
+    p.add_argument("--batch-size", type=_int, required=True)
+    p.add_argument("--epochs", type=_float)
+    p.add_argument("--max-steps", type=_int)
+    p.add_argument("--grad-accum", type=_int, default=1)
+    p.add_argument("--devices", type=_int, default=1)
+    p.add_argument("--drop-last", action="store_true")
+    p.add_argument("--eval-every-steps", type=_step_value)
+    p.add_argument("--val-check-interval", type=_int_or_float)
+    p.add_argument("--check-val-every-n-epoch", type=_epochs_n_or_none, default=1)
+    p.add_argument("--validation-freq", type=_validation_freq, default=1)
+    p.add_argument("--steps-per-epoch", type=_int)
+    p.add_argument("--patience", type=_int)
+    p.add_argument("--min-delta", type=_float, default=0.0)
+    p.add_argument("--metrics", type=_metrics, default=())
+    p.add_argument("--start-from-epoch", type=_int, default=0)
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES)
+    p.add_argument("--lr", type=_float)
+    p.add_argument("--warmup-steps", type=_float, default=0.0)
+
+
+def setup_from_args(args: argparse.Namespace) -> Setup:
+    return Setup(
+        framework=args.framework,
+        dataset_size=args.dataset_size,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        grad_accum=args.grad_accum,
+        devices=args.devices,
+        drop_last=args.drop_last,
+        eval_every_steps=args.eval_every_steps,
+        val_check_interval=args.val_check_interval,
+        check_val_every_n_epoch=args.check_val_every_n_epoch,
+        validation_freq=args.validation_freq,
+        steps_per_epoch=args.steps_per_epoch,
+        patience=args.patience,
+        min_delta=args.min_delta,
+        metrics=args.metrics,
+        start_from_epoch=args.start_from_epoch,
+        lr_schedule=args.lr_schedule,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+    )
+
+
+def summary(plan) -> str:
+    s = plan.setup
+    lines = [
+        f"{plan.setup.framework}: {s.dataset_size:,} samples, batch {s.batch_size:,} per device"
+        f" x {s.devices:,} device(s) x accumulation {s.grad_accum:,} = effective batch {plan.effective_batch_size:,}",
+        f"batches per epoch (per device): {plan.batches_per_epoch_full:,}",
+        f"epochs started: {plan.epochs_started:,}; optimizer steps per epoch: {_short(plan.steps.tolist())}",
+        f"total optimizer steps: {plan.total_optimizer_steps:,}",
+        f"samples seen: {plan.samples_seen:,}; dropped: {plan.samples_dropped:,}; duplicated by padding: {plan.samples_duplicated:,}",
+        f"evaluations: {len(plan.evaluations):,} at global steps {_short(plan.evaluations.global_step.tolist())}",
+    ]
+    es = plan.early_stop
+    if es is not None:
+        verdict = "fires" if es.stopped else "does not fire"
+        lines.append(
+            f"early stopping {verdict}: training ends at step {es.stop_global_step:,} in epoch {es.stop_epoch:,}"
+            f" after {es.evaluations_done:,} evaluations; best evaluation #{es.best_eval_index}"
+        )
+    lines += [f"note: {n}" for n in plan.notes]
+    return "\n".join(lines)
+
+
+def _short(values: list, keep: int = 8) -> str:
+    text = ", ".join(f"{v:,}" for v in values[:keep])
+    return f"[{text}{', ...' if len(values) > keep else ''}] ({len(values):,})" if len(values) > keep else f"[{text}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        setup = setup_from_args(args)
+        plan = make_plan(setup)
+        es = plan.early_stop
+        if es is not None and es.metrics_ran_out_at is not None:
+            raise UsageError(
+                f"--metrics has {len(setup.metrics)} value(s) but evaluation {es.metrics_ran_out_at + 1} needs one; give a value for every evaluation"
+            )
+        if args.json:
+            if setup.lr_schedule is not None and plan.total_optimizer_steps > MAX_LR_ENTRIES:
+                raise UsageError(f"lr_per_step would list {plan.total_optimizer_steps:,} steps; at most {MAX_LR_ENTRIES:,} in JSON")
+            print(json.dumps(plan.to_dict()))
+        else:
+            print(summary(plan))
+        return 0
+    except (UsageError, SetupError, argparse.ArgumentTypeError) as exc:
+        print(f"epochsteps: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 400 else text[:397] + "..."

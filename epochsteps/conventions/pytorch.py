@@ -1,0 +1,124 @@
+"""A hand-written PyTorch loop (conventions `pytorch` and `pytorch-flush`).
+
+    sampler = DistributedSampler(ds) if devices > 1 else RandomSampler(ds)
+    loader = DataLoader(ds, batch_size=B, sampler=sampler, drop_last=drop_last)
+    for epoch in range(epochs):
+        for i, batch in enumerate(loader):
+            (loss(batch) / A).backward()
+            if (i + 1) % A == 0:                      # `pytorch`
+                optimizer.step(); scheduler.step(); optimizer.zero_grad(); global_step += 1
+                if eval_every and global_step % eval_every == 0: evaluate()
+                if global_step >= max_steps: break
+        # `pytorch-flush` also steps a leftover window here, at i + 1 == len(loader)
+
+PyTorch has no early-stopping callback; the common hand-written one (improve by more
+than min_delta or count a miss; stop after `patience` misses) is modelled here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import loading, schedules
+from ..setup import Setup
+from .base import Events, Schedule, epoch_windows, foreign_knobs, refuse, step_events, whole_epochs
+
+NAME = "hand-written PyTorch loop"
+
+
+def steps_per_epoch(batches: int, grad_accum: int, flush: bool) -> int:
+    """`(i + 1) % A == 0` steps floor(L / A) times; the flush adds the leftover window."""
+    return -(-batches // grad_accum) if flush else batches // grad_accum
+
+
+def validate(setup: Setup) -> None:
+    foreign_knobs(
+        setup,
+        NAME,
+        {
+            "val_check_interval": "use eval_every_steps (optimizer steps)",
+            "check_val_every_n_epoch": "use eval_every_steps (optimizer steps)",
+            "validation_freq": "use eval_every_steps (optimizer steps)",
+            "steps_per_epoch": "use max_steps",
+            "start_from_epoch": "start_from_epoch is a Keras EarlyStopping argument",
+        },
+    )
+    if setup.eval_every_steps is not None and setup.eval_every_steps != int(setup.eval_every_steps):
+        raise refuse(setup, "eval_every_steps", "a hand-written loop evaluates every whole number of optimizer steps")
+    if setup.patience is not None and setup.eval_every_steps is None:
+        raise refuse(setup, "patience", "a hand-written loop evaluates only when eval_every_steps is set, so early stopping has nothing to read")
+    schedules.check_torch_warmup(setup)
+
+
+def schedule(setup: Setup, flush: bool) -> Schedule:
+    validate(setup)
+    load = loading.distributed_sampler(setup.dataset_size, setup.batch_size, setup.devices, setup.drop_last)
+    per_epoch = steps_per_epoch(load.batches, setup.grad_accum, flush)
+    epochs = whole_epochs(setup, NAME)
+    if epochs is None and setup.max_steps is None:
+        epochs = 1
+    if epochs is None:
+        if per_epoch == 0:
+            raise refuse(setup, "max_steps", f"the loop never steps ({load.batches} batches per epoch, accumulation {setup.grad_accum}), so max_steps is never reached")
+        n_epochs = math.ceil(setup.max_steps / per_epoch)
+    elif setup.max_steps is not None and per_epoch > 0:
+        n_epochs = min(epochs, math.ceil(setup.max_steps / per_epoch))
+    else:
+        n_epochs = epochs
+    if n_epochs > 10**6:
+        raise refuse(setup, "max_steps", f"would run {n_epochs:,} epochs; at most 1,000,000")
+    batches, steps = epoch_windows(load.batches, per_epoch, setup.grad_accum, n_epochs, setup.max_steps)
+    ends = np.cumsum(steps)
+    total = int(ends[-1]) if n_epochs else 0
+    evaluations = Events.empty()
+    if setup.eval_every_steps is not None:
+        evaluations = step_events(int(setup.eval_every_steps), total, ends, batches, setup.grad_accum)
+    notes = []
+    if not flush and load.batches % setup.grad_accum:
+        notes.append(
+            f"The last {load.batches % setup.grad_accum} batch(es) of each epoch never complete a window of "
+            f"{setup.grad_accum}: no step is taken for them and, as zero_grad runs only after a step, "
+            "their gradients leak into the first step of the next epoch."
+        )
+    return Schedule(
+        nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),
+        batches=batches,
+        steps=steps,
+        ends_pass=np.ones(n_epochs, dtype=bool),
+        last_batch_size=load.last_batch_size or 0,
+        batch_size=setup.batch_size,
+        devices=setup.devices,
+        dataset_size=setup.dataset_size,
+        grad_accum=setup.grad_accum,
+        evaluations=evaluations,
+        checks=evaluations,
+        lr_horizon=total,
+        notes=tuple(notes),
+    )
+
+
+class EarlyStopping:
+    """The usual hand-written rule: a value better than the best by more than
+    min_delta resets the count; otherwise count a miss and stop at `patience` misses."""
+
+    def __init__(self, setup: Setup):
+        self.patience = setup.patience
+        self.min_delta = abs(setup.min_delta)
+        self.sign = 1.0 if setup.mode == "min" else -1.0
+        self.best = math.inf
+        self.wait = 0
+
+    def update(self, value: float, epoch: int) -> tuple[bool, bool]:
+        if self.sign * value < self.best - self.min_delta:
+            self.best = self.sign * value
+            self.wait = 0
+            return False, True
+        self.wait += 1
+        return self.wait >= self.patience, False
+
+
+def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
+    """A per-step `LambdaLR` with HF's formulas over the loop's planned steps."""
+    return schedules.lambda_lr(setup, int(setup.warmup_steps), sched.lr_horizon, updates)

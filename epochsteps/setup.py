@@ -1,0 +1,175 @@
+"""The setup: every input of a training run, validated once, frozen.
+
+Validation here is about ranges and types that hold for every convention. What a
+particular framework refuses (an argument it does not have, a value it rejects) is
+checked by that framework's module in `epochsteps.conventions`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+FRAMEWORKS = ("pytorch", "pytorch-flush", "hf", "lightning", "keras")
+LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
+
+MAX_DATASET_SIZE = 10**12
+MAX_BATCH_SIZE = 10**9
+MAX_EPOCHS = 10**6
+MAX_STEPS = 10**15
+MAX_GRAD_ACCUM = 10**6
+MAX_DEVICES = 10**5
+MAX_METRICS = 100_000
+
+Framework = Literal["pytorch", "pytorch-flush", "hf", "lightning", "keras"]
+
+
+class SetupError(ValueError):
+    """An input out of range, or a setup the chosen framework itself refuses."""
+
+    def __init__(self, field_name: str, value: object, allowed: str):
+        self.field_name = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field_name}={_show(value)}: {allowed}")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _int_in(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SetupError(name, value, f"must be a whole number from {low:,} to {high:,}")
+    if not low <= value <= high:
+        raise SetupError(name, value, f"must be from {low:,} to {high:,}")
+
+
+def _finite(name: str, value: object, low: float, high: float, *, open_low: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SetupError(name, value, "must be a finite number")
+    if value < low or value > high or (open_low and value == low):
+        bound = f"greater than {low:g}" if open_low else f"at least {low:g}"
+        raise SetupError(name, value, f"must be {bound} and at most {high:g}")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One training run. Counts are per device; `epochs=None` takes the framework's default.
+
+    Framework-specific knobs keep the framework's own default, so a knob another
+    framework has no counterpart for is noticed only when it is moved from it.
+    """
+
+    dataset_size: int
+    batch_size: int
+    epochs: float | None = None
+    framework: Framework = "pytorch"
+    max_steps: int | None = None
+    grad_accum: int = 1
+    devices: int = 1
+    drop_last: bool = False
+    # evaluation cadence: HF / hand-written loops
+    eval_every_steps: float | None = None
+    # Lightning: int counts training batches, float is a fraction of the epoch
+    val_check_interval: int | float | None = None
+    check_val_every_n_epoch: int | None = 1
+    # Keras
+    validation_freq: int | tuple[int, ...] = 1
+    steps_per_epoch: int | None = None
+    start_from_epoch: int = 0
+    # early stopping (None: off); metric values are one per evaluation
+    patience: int | None = None
+    min_delta: float = 0.0
+    mode: Literal["min", "max"] = "min"
+    metrics: tuple[float, ...] = field(default=())
+    # learning-rate schedule (None: not planned)
+    lr_schedule: str | None = None
+    lr: float | None = None
+    warmup_steps: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.framework not in FRAMEWORKS:
+            raise SetupError("framework", self.framework, f"must be one of {', '.join(FRAMEWORKS)}")
+        _int_in("dataset_size", self.dataset_size, 1, MAX_DATASET_SIZE)
+        _int_in("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        if self.epochs is not None:
+            _finite("epochs", self.epochs, 0, MAX_EPOCHS, open_low=True)
+        if self.max_steps is not None:
+            _int_in("max_steps", self.max_steps, 1, MAX_STEPS)
+        _int_in("grad_accum", self.grad_accum, 1, MAX_GRAD_ACCUM)
+        _int_in("devices", self.devices, 1, MAX_DEVICES)
+        if not isinstance(self.drop_last, bool):
+            raise SetupError("drop_last", self.drop_last, "must be true or false")
+        if self.eval_every_steps is not None:
+            _finite("eval_every_steps", self.eval_every_steps, 0, MAX_STEPS, open_low=True)
+        if self.val_check_interval is not None:
+            _finite("val_check_interval", self.val_check_interval, 0, MAX_STEPS)
+            if isinstance(self.val_check_interval, int) and self.val_check_interval == 0:
+                raise SetupError("val_check_interval", 0, "an int counts training batches and must be at least 1")
+        if self.check_val_every_n_epoch is not None:
+            _int_in("check_val_every_n_epoch", self.check_val_every_n_epoch, 1, MAX_EPOCHS)
+        if isinstance(self.validation_freq, tuple):
+            if not self.validation_freq:
+                raise SetupError("validation_freq", self.validation_freq, "a list needs at least one epoch")
+            for epoch in self.validation_freq:
+                _int_in("validation_freq", epoch, 1, MAX_EPOCHS)
+        else:
+            _int_in("validation_freq", self.validation_freq, 1, MAX_EPOCHS)
+        if self.steps_per_epoch is not None:
+            _int_in("steps_per_epoch", self.steps_per_epoch, 1, MAX_STEPS)
+        _int_in("start_from_epoch", self.start_from_epoch, 0, MAX_EPOCHS)
+        if self.patience is not None:
+            _int_in("patience", self.patience, 0, MAX_EPOCHS)
+        _finite("min_delta", self.min_delta, 0, 1e300)
+        if self.mode not in ("min", "max"):
+            raise SetupError("mode", self.mode, "must be 'min' or 'max'")
+        if not isinstance(self.metrics, tuple):
+            raise SetupError("metrics", self.metrics, "must be a tuple of numbers")
+        if len(self.metrics) > MAX_METRICS:
+            raise SetupError("metrics", f"{len(self.metrics)} values", f"at most {MAX_METRICS:,} values")
+        for value in self.metrics:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SetupError("metrics", value, "every value must be a number")
+        if self.metrics and self.patience is None:
+            raise SetupError("metrics", f"{len(self.metrics)} values", "metric values are read only by early stopping: set patience too")
+        if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
+            raise SetupError("lr_schedule", self.lr_schedule, f"must be one of {', '.join(LR_SCHEDULES)}")
+        if self.lr is not None:
+            _finite("lr", self.lr, 0, 1e6, open_low=True)
+        _finite("warmup_steps", self.warmup_steps, 0, MAX_STEPS)
+
+    @property
+    def effective_batch_size(self) -> int:
+        """Samples behind one optimizer step: batch x devices x accumulation."""
+        return self.batch_size * self.devices * self.grad_accum
+
+    def replace(self, **changes: object) -> Setup:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Setup:
+        """Rebuild a setup from `to_dict` output (a loaded JSON file, say); unknown keys are refused."""
+        if not isinstance(data, dict):
+            raise SetupError("setup", type(data).__name__, "must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SetupError(unknown[0], data[unknown[0]], f"is not a setup field (known: {', '.join(sorted(known))})")
+        values = dict(data)
+        for name in ("metrics", "validation_freq"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
+        for name in ("dataset_size", "batch_size"):
+            if name not in values:
+                raise SetupError(name, None, "is required")
+        return cls(**values)
