@@ -7,11 +7,10 @@ rank), the size of the last batch, and the samples yielded by all devices togeth
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class EpochLoad:
+class EpochLoad(NamedTuple):
     batches: int  # per device
     last_batch_size: int | None  # None when there is no batch
     samples: int  # yielded by all devices in a full epoch, duplicates included
