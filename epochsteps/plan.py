@@ -114,6 +114,8 @@ class Plan:
 
     @property
     def notes(self) -> tuple[str, ...]:
+        if self.setup.lr_schedule == "constant" and self.setup.warmup_steps:
+            return (*self.schedule.notes, "The constant schedule has no warmup: warmup_steps is ignored, as the frameworks do.")
         return self.schedule.notes
 
     # -- per step, on demand -----------------------------------------------------

@@ -140,6 +140,11 @@ class Setup:
         if self.lr is not None:
             _finite("lr", self.lr, 0, 1e6, open_low=True)
         _finite("warmup_steps", self.warmup_steps, 0, MAX_STEPS)
+        if self.lr_schedule is None:
+            if self.lr is not None:
+                raise SetupError("lr", self.lr, "the learning rate is planned only with an lr_schedule: set one (constant keeps it fixed)")
+            if self.warmup_steps:
+                raise SetupError("warmup_steps", self.warmup_steps, "warmup is planned only with an lr_schedule: set one")
 
     @property
     def effective_batch_size(self) -> int:

@@ -89,6 +89,9 @@ def test_readable_summary(capsys):
         ["plan", "--dataset-size", "10", "--batch-size", "1", "--framework", "lightning", "--warmup-steps", "0.1", "--lr-schedule", "linear"],
         ["plan", "--dataset-size", "10", "--batch-size", "1", "--lr-schedule", "exponential"],
         ["plan", "--dataset-size", "10", "--batch-size", "1", "--grad-accum", "0"],
+        ["plan", "--dataset-size", "10", "--batch-size", "1", "--lr", "0.1"],
+        ["plan", "--dataset-size", "10", "--batch-size", "1", "--warmup-steps", "3"],
+        ["plan", "--dataset-size", "10", "--batch-size", "1", "--framework", "pytorch", "--patience", "2", "--metrics", "1,2,3"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, capsys):
