@@ -1,0 +1,501 @@
+"""The page's controls as data: one table, parsed from and written to the query string.
+
+Everything here is pure (no Streamlit) so the page, the tests and a notebook agree on
+what a link means. Query values are untrusted: each one is parsed, clamped or ignored,
+and every change is reported as a notice ("batch_size=-5 is below 1: using 1").
+
+    values, notices = parse_query({"batch_size": ["64"], "epochs": ["3"]})
+    to_query(values)                 # {"batch_size": "64", "epochs": "3"}: non-defaults only
+    outcome = values_to_setup(values)  # Outcome(setup, plan, explanation, notes)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from .evaluation import illustrative_curve, parse_metrics
+from .plan import Plan, make_plan
+from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
+
+ECHO = 40  # characters of an untrusted value echoed back in a notice
+MAX_NOTICES = 12
+MAX_TEXT = 20_000  # pasted metric values carried in the URL
+MAX_CURVE = 100_000  # Setup.metrics holds at most this many values
+# Streamlit's own iframe switches; it handles them, the page ignores them without a word.
+RESERVED_KEYS = frozenset({"embed", "embed_options"})
+
+
+def _log_stops(top: int, mantissas: tuple[int, ...] = (1, 2, 5)) -> tuple[int, ...]:
+    """1, 2, 5, 10, 20, 50, ... up to `top`: even steps on a log scale."""
+    out, decade = [], 1
+    while decade <= top:
+        out += [m * decade for m in mantissas if m * decade <= top]
+        decade *= 10
+    return tuple(out)
+
+
+DATASET_STOPS = _log_stops(10**9)
+# powers of two (what people pick) and the textbook's round 10 and 100
+BATCH_STOPS = tuple(sorted({2**k for k in range(21)} | {10, 100}))
+EPOCH_STOPS = _log_stops(10**4, (1, 2, 3, 5))
+
+
+@dataclass(frozen=True)
+class Control:
+    key: str
+    kind: str  # int | float | bool | choice | text | interval (Lightning's int-or-fraction)
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    allowed: tuple = ()
+    stops: tuple[int, ...] = ()  # log-scale slider stops
+    optional: bool = False  # None is a value ("none" or empty in the URL)
+    label: str = ""
+
+
+PYTORCH = ("pytorch", "pytorch-flush")
+LOADERS = ("pytorch", "pytorch-flush", "hf", "lightning")  # have drop_last, devices, max_steps
+
+CONTROLS: dict[str, Control] = {
+    c.key: c
+    for c in (
+        Control("dataset_size", "int", 10_000, 1, 10**9, stops=DATASET_STOPS, label="Dataset size (samples)"),
+        Control("batch_size", "int", 100, 1, 10**9, stops=BATCH_STOPS, label="Batch size (per device)"),
+        Control("epochs", "int", 10, 1, 10**4, stops=EPOCH_STOPS, label="Epochs"),
+        Control("framework", "choice", "pytorch", allowed=FRAMEWORKS, label="Framework convention"),
+        Control("drop_last", "bool", False, label="drop_last"),
+        Control("grad_accum", "int", 1, 1, 10**5, label="Gradient accumulation steps"),
+        Control("devices", "int", 1, 1, 10**5, label="Devices (data parallel)"),
+        Control("max_steps", "int", None, 1, 10**13, optional=True, label="max_steps"),
+        Control("eval_every_steps", "float", None, 0, 10**13, optional=True, label="eval_every_steps"),
+        Control("val_check_interval", "interval", None, 0, 10**13, optional=True, label="val_check_interval"),
+        Control("check_val_every_n_epoch", "int", 1, 1, 10**4, optional=True, label="check_val_every_n_epoch"),
+        Control("validation_freq", "int", 1, 1, 10**4, label="validation_freq"),
+        Control("steps_per_epoch", "int", None, 1, 10**12, optional=True, label="steps_per_epoch"),
+        Control("start_from_epoch", "int", 0, 0, 10**4, label="start_from_epoch"),
+        Control("early_stopping", "bool", False, label="Early stopping"),
+        Control("patience", "int", 3, 0, 10**4, label="Patience (evaluations)"),
+        Control("min_delta", "float", 0.0, 0, 1e6, label="min_delta"),
+        Control("metric_source", "choice", "curve", allowed=("curve", "pasted"), label="Validation metric"),
+        Control("seed", "int", 0, 0, 2**31 - 1, label="Seed"),
+        Control("noise", "float", 0.02, 0, 0.5, label="Noise"),
+        Control("overfit_at", "float", 0.6, 0, 1, label="Overfitting starts at (fraction of the run)"),
+        Control("metrics_text", "text", "", high=MAX_TEXT, label="Validation losses from your run"),
+        Control("lr_schedule", "choice", "none", allowed=("none", *LR_SCHEDULES), label="Learning-rate schedule"),
+        Control("lr", "float", None, 0, 1e6, optional=True, label="Peak learning rate"),
+        Control("warmup_steps", "float", 0.0, 0, 10**13, label="Warmup steps"),
+    )
+}
+DEFAULTS: dict[str, Any] = {k: c.default for k, c in CONTROLS.items()}
+
+# Knobs that only one family of frameworks has (the core refuses a foreign one).
+FRAMEWORK_KNOBS: dict[str, tuple[str, ...]] = {
+    "drop_last": LOADERS,
+    "devices": LOADERS,
+    "max_steps": LOADERS,
+    "eval_every_steps": (*PYTORCH, "hf"),
+    "val_check_interval": ("lightning",),
+    "check_val_every_n_epoch": ("lightning",),
+    "validation_freq": ("keras",),
+    "steps_per_epoch": ("keras",),
+    "start_from_epoch": ("keras",),
+}
+KERAS_SCHEDULES = ("none", "constant", "cosine")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "Textbook": {"dataset_size": 10_000, "batch_size": 100, "epochs": 10},
+    "MNIST": {"dataset_size": 60_000, "batch_size": 64, "epochs": 14},
+    "CIFAR-10": {"dataset_size": 50_000, "batch_size": 128, "epochs": 200},
+    "ImageNet-1k": {"dataset_size": 1_281_167, "batch_size": 256, "epochs": 90},
+    "LLM fine-tune": {
+        "framework": "hf",
+        "dataset_size": 50_000,
+        "batch_size": 8,
+        "devices": 4,
+        "grad_accum": 4,
+        "epochs": 3,
+        "lr_schedule": "linear",
+        "lr": 5e-5,
+        "warmup_steps": 0.1,
+    },
+}
+PRESET_NOTES = {
+    "Textbook": "10,000 samples in batches of 100: 100 steps per epoch, 1,000 steps in 10 epochs.",
+    "MNIST": "PyTorch's MNIST example: 60,000 images, batch 64, 14 epochs.",
+    "CIFAR-10": "A ResNet recipe: 50,000 images, batch 128, 200 epochs.",
+    "ImageNet-1k": "The classic ResNet-50 recipe: 1,281,167 images, batch 256, 90 epochs.",
+    "LLM fine-tune": "HF Trainer on 4 GPUs: per-device batch 8, accumulation 4, 3 epochs, linear decay after 10% warmup.",
+}
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    """Every control at its default, then the preset's own values."""
+    return {**DEFAULTS, **PRESETS[name]}
+
+
+def applies(key: str, values: Mapping[str, Any]) -> bool:
+    """Whether a control means anything for these values (else the page hides it and the URL omits it)."""
+    owners = FRAMEWORK_KNOBS.get(key)
+    if owners is not None and values.get("framework", "pytorch") not in owners:
+        return False
+    if key in ("lr", "warmup_steps"):
+        return values.get("lr_schedule", "none") != "none"
+    if key in ("patience", "min_delta", "metric_source"):
+        return bool(values.get("early_stopping"))
+    if key in ("seed", "noise", "overfit_at"):
+        return bool(values.get("early_stopping")) and values.get("metric_source") == "curve"
+    if key == "metrics_text":
+        return bool(values.get("early_stopping")) and values.get("metric_source") == "pasted"
+    return key in CONTROLS
+
+
+def _why_not(key: str, values: Mapping[str, Any]) -> str:
+    owners = FRAMEWORK_KNOBS.get(key)
+    if owners is not None and values.get("framework") not in owners:
+        return f"framework={values.get('framework')} has no such argument"
+    if key in ("lr", "warmup_steps"):
+        return "it needs an lr_schedule"
+    if key in ("patience", "min_delta", "metric_source"):
+        return "it needs early_stopping=true"
+    if key == "metrics_text":
+        return "it needs early_stopping=true and metric_source=pasted"
+    return "it needs early_stopping=true and metric_source=curve"
+
+
+# -- formatting ----------------------------------------------------------------
+
+
+def echo(raw: object) -> str:
+    """An untrusted value, shortened for a notice."""
+    text = str(raw)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= ECHO else text[: ECHO - 3] + "..."
+
+
+def fmt(value: Any) -> str:
+    """A value as the URL and the notices write it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _fmt_interval(value: int | float | None) -> str:
+    # Lightning: 1 (an int) is every batch, 1.0 (a float) the whole epoch; keep the dot.
+    return repr(value) if isinstance(value, float) else fmt(value)
+
+
+def short_number(n: int) -> str:
+    """1,000,000 -> '1M' for slider labels; exact values stay in the number box."""
+    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if n >= size and n % (size // 10) == 0:
+            return f"{n / size:g}{suffix}"
+    return f"{n:,}"
+
+
+def nearest_stop(key: str, value: int) -> int:
+    """The slider stop closest to `value` on a log scale."""
+    stops = np.asarray(CONTROLS[key].stops, dtype=float)
+    return int(stops[int(np.argmin(np.abs(np.log(stops) - math.log(max(value, 1)))))])
+
+
+# -- parsing ---------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    """A value that cannot be read; the message says what was used instead."""
+
+
+def num(value: float) -> str:
+    """A bound as a person reads it: 1,000,000,000 or 0.5."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def _number(raw: str) -> float:
+    text = raw.strip().replace("_", "").replace(",", "")
+    if len(text) > 400:
+        raise _Bad("is too long to be a number")
+    try:
+        return float(text)  # may be nan or inf; the caller says what it does with them
+    except ValueError:
+        raise _Bad("is not a number") from None
+
+
+def _clamp(c: Control, raw: str, value: float, notices: list[str]) -> float:
+    if math.isnan(value):
+        raise _Bad("is not a number")
+    if c.low is not None and value < c.low:
+        notices.append(f"{c.key}={echo(raw)} is below {num(c.low)}: using {num(c.low)}")
+        return c.low
+    if c.high is not None and value > c.high:
+        notices.append(f"{c.key}={echo(raw)} is above {num(c.high)}: using {num(c.high)}")
+        return c.high
+    return value
+
+
+def parse_value(key: str, raw: str, notices: list[str]) -> Any:
+    """One untrusted string for one control; problems are appended to `notices`."""
+    c = CONTROLS[key]
+    text = raw.strip()
+    try:
+        if c.optional and text.lower() in ("", "none", "null"):
+            return None
+        if c.kind == "bool":
+            low = text.lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise _Bad("is not true or false")
+        if c.kind == "choice":
+            if text in c.allowed:
+                return text
+            if text.lower() in c.allowed:
+                return text.lower()
+            raise _Bad(f"is not one of {', '.join(c.allowed)}")
+        if c.kind == "text":
+            if len(raw) > c.high:
+                notices.append(f"{key} has {len(raw):,} characters: keeping the first {int(c.high):,}")
+                return raw[: int(c.high)]
+            return raw
+        if c.kind == "interval":
+            return _parse_interval(c, text, notices)
+        value = _clamp(c, raw, _number(text), notices)
+        if c.kind == "int":
+            if not float(value).is_integer():
+                whole = max(int(c.low), min(int(c.high), round(value)))
+                notices.append(f"{key}={echo(raw)} is not a whole number: using {whole}")
+                return whole
+            return int(value)
+        return float(value)
+    except _Bad as bad:
+        notices.append(f"{key}={echo(raw)} {bad}: using {fmt(c.default)}")
+        return c.default
+
+
+def _parse_interval(c: Control, text: str, notices: list[str]) -> int | float:
+    """Lightning's val_check_interval: an int counts training batches, a float up to 1.0 is a fraction."""
+    value = _number(text)
+    if math.isnan(value):
+        raise _Bad("is not a number")
+    if value <= 0:
+        notices.append(f"{c.key}={echo(text)} must be above 0: using 1.0 (once per epoch)")
+        return 1.0
+    if text.isdigit() or value > 1:
+        value = _clamp(c, text, value, notices)
+        if not float(value).is_integer():
+            notices.append(f"{c.key}={echo(text)} is neither a fraction up to 1.0 nor a whole number of batches: using {round(value)}")
+        return int(round(value))
+    return float(value)
+
+
+def check_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Typed values (from widgets or a parse) -> the same with impossible combinations fixed, and why."""
+    out = {**DEFAULTS, **{k: v for k, v in values.items() if k in CONTROLS}}
+    notices: list[str] = []
+    fw = out["framework"]
+    if fw not in FRAMEWORKS:
+        notices.append(f"framework={echo(fw)} is not one of {', '.join(FRAMEWORKS)}: using pytorch")
+        out["framework"] = fw = "pytorch"
+    every = out["eval_every_steps"]
+    if every is not None and applies("eval_every_steps", out):
+        if every <= 0:
+            notices.append(f"eval_every_steps={fmt(every)} must be above 0: evaluation turned off")
+            out["eval_every_steps"] = None
+        elif fw in PYTORCH and not float(every).is_integer():
+            whole = max(1, round(every))
+            notices.append(f"eval_every_steps={fmt(every)}: a hand-written loop evaluates every whole number of steps: using {whole}")
+            out["eval_every_steps"] = float(whole)
+        elif fw == "hf" and every > 1 and not float(every).is_integer():
+            notices.append(f"eval_every_steps={fmt(every)}: the HF Trainer needs a whole number above 1 (or a ratio below 1): using {round(every)}")
+            out["eval_every_steps"] = float(round(every))
+    if fw == "keras" and out["lr_schedule"] not in KERAS_SCHEDULES:
+        notices.append(f"lr_schedule={out['lr_schedule']}: Keras has no built-in schedule of this form: using cosine (CosineDecay with warmup)")
+        out["lr_schedule"] = "cosine"
+    warm = out["warmup_steps"]
+    if applies("warmup_steps", out) and warm and fw != "hf" and not float(warm).is_integer():
+        whole = float(round(warm))
+        why = "a warmup ratio below 1 is an HF notion" if warm < 1 else "warmup counts whole steps"
+        notices.append(f"warmup_steps={fmt(warm)}: {why} here: using {fmt(whole)}")
+        out["warmup_steps"] = whole
+    return out, notices
+
+
+def parse_query(params: Mapping[str, list[str] | str]) -> tuple[dict[str, Any], list[str]]:
+    """Untrusted query parameters -> (every control's value, notices saying what was changed)."""
+    notices: list[str] = []
+    raw: dict[str, str] = {}
+    ignored: list[str] = []
+    for name, given in params.items():
+        items = [given] if isinstance(given, str) else [str(v) for v in given]
+        if name in RESERVED_KEYS:
+            continue
+        if name not in CONTROLS:
+            ignored.append(name)
+            continue
+        if not items:
+            continue
+        if len(items) > 1:
+            notices.append(f"{name} was given {len(items)} times: using the first ({echo(items[0])})")
+        raw[name] = items[0]
+    if ignored:
+        shown = ", ".join(echo(k) for k in ignored[:5])
+        more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
+        notices.append(f"not a control of this page, ignored: {shown}{more}")
+    values = dict(DEFAULTS)
+    # The framework and the switches first: they decide which other keys mean anything.
+    order = ["framework", "early_stopping", "metric_source", "lr_schedule"]
+    for name in order:
+        if name in raw:
+            values[name] = parse_value(name, raw[name], notices)
+    for name in raw:
+        if name in order:
+            continue
+        if applies(name, values):
+            values[name] = parse_value(name, raw[name], notices)
+        else:
+            notices.append(f"{name}={echo(raw[name])} ignored: {_why_not(name, values)}")
+    values, more = check_values(values)
+    notices += more
+    if len(notices) > MAX_NOTICES:
+        notices = notices[: MAX_NOTICES - 1] + [f"... and {len(notices) - MAX_NOTICES + 1} more changes"]
+    return values, notices
+
+
+def to_query(values: Mapping[str, Any]) -> dict[str, str]:
+    """The values that differ from the defaults and apply, as query-string text."""
+    out = {}
+    for key, c in CONTROLS.items():
+        value = values.get(key, c.default)
+        same = value == c.default and (c.kind != "interval" or type(value) is type(c.default))
+        if same or not applies(key, values):
+            continue
+        out[key] = _fmt_interval(value) if c.kind == "interval" else fmt(value)
+    return out
+
+
+# -- values -> setup -> plan ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the page draws: a setup and its plan, or an explanation of why there is none."""
+
+    setup: Setup | None
+    plan: Plan | None
+    explanation: str | None = None  # shown instead of the charts
+    notes: tuple[str, ...] = field(default=())  # shown above the charts (bad pasted tokens, ...)
+
+
+HINTS = {
+    "patience": "Early stopping reads the metric at each evaluation: turn on an evaluation cadence in Advanced.",
+    "val_check_interval": "Pick a smaller val_check_interval, or a fraction such as 0.25.",
+    "eval_every_steps": "Evaluate less often: a larger eval_every_steps.",
+    "max_steps": "Lower max_steps or raise the dataset size.",
+    "drop_last": "Turn drop_last off or use a smaller batch.",
+    "warmup_steps": "Use a shorter warmup.",
+    "validation_freq": "Validate less often: a larger validation_freq.",
+}
+
+
+def explain(error: SetupError) -> str:
+    """A refusal from the core as a sentence for the page."""
+    hint = HINTS.get(error.field_name, "")
+    return f"This setup cannot run: {error}. {hint}".strip()
+
+
+def _setup_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    v = values
+    kw: dict[str, Any] = {
+        "dataset_size": int(v["dataset_size"]),
+        "batch_size": int(v["batch_size"]),
+        "epochs": int(v["epochs"]),
+        "framework": v["framework"],
+        "grad_accum": int(v["grad_accum"]),
+    }
+    for key in FRAMEWORK_KNOBS:
+        if applies(key, v):
+            kw[key] = v[key]
+    if kw.get("eval_every_steps") is not None and float(kw["eval_every_steps"]).is_integer():
+        kw["eval_every_steps"] = int(kw["eval_every_steps"])
+    if applies("lr", v):
+        kw["lr_schedule"] = v["lr_schedule"]
+        kw["lr"] = v["lr"]
+        kw["warmup_steps"] = float(v["warmup_steps"])
+    if v["early_stopping"]:
+        kw["patience"] = int(v["patience"])
+        kw["min_delta"] = float(v["min_delta"])
+    return kw
+
+
+def values_to_setup(values: Mapping[str, Any]) -> Outcome:
+    """Build the core Setup (with its metric values) and plan it; a refusal becomes an explanation."""
+    values, _ = check_values(values)
+    notes: list[str] = []
+    try:
+        kw = _setup_kwargs(values)
+        if "patience" in kw:
+            if values["metric_source"] == "pasted":
+                metrics, bad = parse_metrics(values["metrics_text"])
+                if bad:
+                    shown = ", ".join(repr(b) for b in bad[:5])
+                    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+                    notes.append(f"Not numbers, so not used: {shown}{more}. Every other value is read in order, one per evaluation.")
+                if not metrics:
+                    notes.append("No values pasted yet: paste one validation loss per evaluation.")
+            else:
+                # One illustrative value per evaluation the run would make without stopping.
+                base = make_plan(Setup(**{k: x for k, x in kw.items() if k not in ("patience", "min_delta")}))
+                n = len(base.evaluations)
+                metrics = illustrative_curve(min(n, MAX_CURVE), seed=int(values["seed"]), noise=float(values["noise"]), overfit_at=float(values["overfit_at"]))
+                if n > MAX_CURVE:
+                    notes.append(f"The run evaluates {n:,} times; the illustrative curve covers the first {MAX_CURVE:,}.")
+            kw["metrics"] = tuple(metrics)
+        setup = Setup(**kw)
+        plan = make_plan(setup)
+    except SetupError as error:
+        return Outcome(None, None, explain(error), tuple(notes))
+    return Outcome(setup, plan, None, tuple(notes))
+
+
+def dead_end(plan: Plan) -> str | None:
+    """Why nothing trains, when nothing does (the page explains instead of drawing)."""
+    s = plan.setup
+    per_device = -(-s.dataset_size // s.devices)
+    if plan.epochs_started == 0 or plan.batches_per_epoch_full == 0:
+        if s.drop_last and s.batch_size > per_device:
+            return (
+                f"drop_last drops every batch: each device gets {per_device:,} sample(s) per epoch, fewer than one batch of "
+                f"{s.batch_size:,}, so there are 0 batches and nothing trains. Turn drop_last off or use a batch of at most {per_device:,}."
+            )
+        return "There are 0 batches per epoch, so nothing trains. Use a smaller batch or more samples."
+    if plan.total_optimizer_steps == 0:
+        return (
+            f"No optimizer step is ever taken: an epoch has {plan.batches_per_epoch_full:,} batch(es) but a step needs "
+            f"{s.grad_accum:,} (gradient accumulation), and this loop restarts its window every epoch. "
+            "Lower the accumulation, or use pytorch-flush, HF or Lightning, which step on the last batch."
+        )
+    return None
+
+
+def caveats(plan: Plan) -> list[str]:
+    """Legal but surprising setups worth a sentence above the charts."""
+    s = plan.setup
+    out = []
+    if s.batch_size * s.devices > s.dataset_size and not s.drop_last:
+        out.append(
+            f"The batch ({s.batch_size:,} x {s.devices:,} device(s)) is larger than the dataset ({s.dataset_size:,}): "
+            "each epoch is a single short batch per device."
+        )
+    return out
