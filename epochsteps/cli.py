@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print the plan of one setup")
     add_setup_flags(plan)
     plan.add_argument("--json", action="store_true", help="print JSON (the keys of DESIGN.md)")
+    export = sub.add_parser("export", help="write every chart (svg, png, html), the tables, the setup and a Markdown summary")
+    export.add_argument("--out", required=True, help="directory to write into (created if missing)")
+    add_setup_flags(export)
     return parser
 
 
@@ -178,7 +181,15 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(
                 f"--metrics has {len(setup.metrics)} value(s) but evaluation {es.metrics_ran_out_at + 1} needs one; give a value for every evaluation"
             )
-        if args.json:
+        if args.command == "export":
+            from .exports import write_all  # vl-convert and Altair load only for export
+
+            try:
+                files = write_all(plan, args.out)
+            except OSError as exc:
+                raise UsageError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
+            print("\n".join(str(f) for f in files))
+        elif args.json:
             if setup.lr_schedule is not None and plan.total_optimizer_steps > MAX_LR_ENTRIES:
                 raise UsageError(f"lr_per_step would list {plan.total_optimizer_steps:,} steps; at most {MAX_LR_ENTRIES:,} in JSON")
             print(json.dumps(plan.to_dict()))

@@ -1,0 +1,344 @@
+"""Slide- and handout-ready files: charts as PNG / SVG / offline HTML, the step table as
+CSV, the setup as JSON (and back), and `write_all` for `python -m epochsteps export`.
+
+Charts are rendered by vl-convert (Vega in Rust/Deno): no browser, no network. The HTML
+file inlines the Vega, Vega-Lite and Vega-Embed JavaScript that vl-convert bundles, so it
+opens from a USB stick in a lecture hall without internet.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import vl_convert as vlc
+
+from .plan import Plan
+from .quiz import FRAMEWORK_LABELS
+from .setup import Setup, SetupError
+
+PNG_SCALE = 2  # crisp on a projector and in a PDF handout
+EXPORT_WIDTH = 720  # px for charts the page sizes to its column ("container"); a 16:9 slide's content width
+MAX_SETUP_FILE_BYTES = 5_000_000  # 100,000 metric values fit comfortably
+
+
+
+# -- charts ------------------------------------------------------------------------
+def _spec(chart) -> dict:
+    """A Vega-Lite dict from an Altair chart (or a dict already)."""
+    return chart if isinstance(chart, dict) else chart.to_dict()
+
+
+@lru_cache(maxsize=1)
+def _vl_version() -> str | None:
+    """The Vega-Lite version Altair writes, if vl-convert has it (else vl-convert's latest)."""
+    import altair as alt
+
+    wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return wanted if wanted in vlc.get_vegalite_versions() else None
+
+
+def _fixed_width(spec: dict, width: int) -> dict:
+    """`width: "container"` follows the page's column; a file has no column, so fix it."""
+    out = dict(spec)
+    if out.get("width") == "container":
+        out["width"] = width
+    for key in ("layer", "vconcat", "hconcat", "concat"):
+        if isinstance(out.get(key), list):
+            out[key] = [_fixed_width(sub, width) if isinstance(sub, dict) else sub for sub in out[key]]
+    if isinstance(out.get("spec"), dict):
+        out["spec"] = _fixed_width(out["spec"], width)
+    return out
+
+
+def chart_svg(chart, width: int = EXPORT_WIDTH) -> bytes:
+    return vlc.vegalite_to_svg(_fixed_width(_spec(chart), width), vl_version=_vl_version()).encode("utf-8")
+
+
+def chart_png(chart, scale: float = PNG_SCALE, width: int = EXPORT_WIDTH) -> bytes:
+    return vlc.vegalite_to_png(_fixed_width(_spec(chart), width), vl_version=_vl_version(), scale=scale)
+
+
+def is_placeholder(chart) -> bool:
+    """A chart that only says there is nothing to draw (one text mark), e.g. early
+    stopping when it is off: not worth a file."""
+    spec = _spec(chart)
+    mark = spec.get("mark")
+    mark_type = mark.get("type") if isinstance(mark, dict) else mark
+    return mark_type == "text" and not any(k in spec for k in ("layer", "vconcat", "hconcat", "concat"))
+
+
+@lru_cache(maxsize=1)
+def _js_bundle() -> str:
+    # ~900 kB, 1-2 s to build: once per process.
+    return vlc.javascript_bundle(vl_version=_vl_version())
+
+
+_EMBED_OPTIONS = {
+    "renderer": "svg",
+    # "Save as SVG/PNG" works offline; the source/editor actions would open vega.github.io.
+    "actions": {"export": True, "source": False, "compiled": False, "editor": False},
+}
+
+
+def _script_json(value) -> str:
+    """JSON safe inside <script>: no `</script>`, `<!--` or line separators can end it early."""
+    text = json.dumps(value, allow_nan=False)
+    return (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+
+
+def chart_html(chart, title: str = "epochsteps chart", caption: str = "") -> str:
+    """A standalone HTML page that draws `chart` with no network access.
+
+    `title` and `caption` are escaped: they may carry numbers or labels from the user.
+    """
+    spec = _spec(chart)
+    bundle = _js_bundle()
+    if "</script" in bundle.lower():  # would end the inline script early
+        raise RuntimeError("vl-convert's JavaScript bundle cannot be inlined")
+    t = html.escape(title, quote=True)
+    cap = f'\n<p class="caption">{html.escape(caption, quote=True)}</p>' if caption else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }}
+h1 {{ font-size: 1.2rem; }}
+.caption {{ max-width: 60rem; }}
+</style>
+<script>{bundle}</script>
+</head>
+<body>
+<h1>{t}</h1>
+<div id="chart" role="img" aria-label="{html.escape(caption or title, quote=True)}"></div>{cap}
+<script id="spec" type="application/json">{_script_json(spec)}</script>
+<script>
+vegaEmbed("#chart", JSON.parse(document.getElementById("spec").textContent), {_script_json(_EMBED_OPTIONS)})
+  .catch(function (e) {{ document.getElementById("chart").textContent = "The chart could not be drawn: " + e; }});
+</script>
+</body>
+</html>
+"""
+
+
+# -- tables ------------------------------------------------------------------------
+def epoch_table(plan: Plan) -> pd.DataFrame:
+    """One row per epoch that started: where its optimizer steps fall and what it used.
+
+    O(epochs): a run of 10^13 steps is still at most 10^6 rows.
+    """
+    n = plan.epochs_started
+    evals = np.bincount(plan.evaluations.epoch, minlength=n)[:n] if len(plan.evaluations) else np.zeros(n, dtype=np.int64)
+    last = pd.array([None if v < 0 else int(v) for v in plan.last_batch_sizes], dtype="Int64")
+    return pd.DataFrame(
+        {
+            "epoch": np.arange(1, n + 1),
+            "batches_per_device": plan.batches,
+            "last_batch_size": last,
+            "optimizer_steps": plan.steps,
+            "first_global_step": np.where(plan.steps > 0, plan.epoch_start_global_steps + 1, 0),
+            "last_global_step": np.where(plan.steps > 0, plan.epoch_end_global_steps, 0),
+            "samples_seen": plan.samples_per_epoch,
+            "samples_dropped": plan.dropped_per_epoch,
+            "completed": plan.completed,
+            "evaluations": evals,
+        }
+    )
+
+
+def table_csv(table: pd.DataFrame) -> bytes:
+    return table.to_csv(index=False).encode("utf-8")
+
+
+def epochs_csv(plan: Plan) -> bytes:
+    """Exact, one row per epoch."""
+    return table_csv(epoch_table(plan))
+
+
+def steps_csv(plan: Plan) -> bytes:
+    """The table the step timeline draws: one row per optimizer step up to its row budget,
+    bands of steps or epochs beyond it (the `aggregation` column says which)."""
+    from . import timeline
+
+    table = timeline.step_table(plan)
+    return table_csv(table.assign(aggregation=table.attrs.get("aggregation", "")))
+
+
+# -- setup as JSON -----------------------------------------------------------------
+def setup_json(setup: Setup) -> str:
+    # NaN/inf metrics (a diverged run) are written as JSON's NaN/Infinity extension, which json.loads reads back.
+    return json.dumps(setup.to_dict(), indent=2) + "\n"
+
+
+def load_setup(data: str | bytes) -> Setup:
+    """A Setup from `setup_json` output. Anything else raises SetupError with one clear reason."""
+    if isinstance(data, (bytes, bytearray)):
+        if len(data) > MAX_SETUP_FILE_BYTES:
+            raise SetupError("setup_file", f"{len(data):,} bytes", f"is too large (at most {MAX_SETUP_FILE_BYTES:,} bytes)")
+        try:
+            data = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise SetupError("setup_file", "binary data", "is not a UTF-8 text file; load the .json file epochsteps saved") from None
+    if len(data) > MAX_SETUP_FILE_BYTES:
+        raise SetupError("setup_file", f"{len(data):,} characters", f"is too large (at most {MAX_SETUP_FILE_BYTES:,})")
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise SetupError("setup_file", f"line {exc.lineno} column {exc.colno}", f"is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise SetupError("setup_file", "deeply nested data", "is not a setup file") from None
+    return Setup.from_dict(value)
+
+
+# -- summary -----------------------------------------------------------------------
+def cli_flags(setup: Setup) -> list[str]:
+    """The `python -m epochsteps` flags that rebuild `setup` (defaults left out)."""
+    out = []
+    for f in fields(setup):
+        value = getattr(setup, f.name)
+        if f.name == "mode" or value == f.default or (f.name == "metrics" and not value):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            out.append(flag)
+        elif value is None:
+            out += [flag, "none"]
+        elif isinstance(value, tuple):
+            out += [flag, ",".join(map(repr, value))]
+        else:
+            out += [flag, repr(value) if isinstance(value, float) else str(value)]  # repr keeps 1.0 a float (Lightning)
+    return out
+
+
+def _n(value) -> str:
+    return f"{int(value):,}"
+
+
+def summary_markdown(plan: Plan, files: list[str] | None = None) -> str:
+    """The key numbers of `plan` for a slide or handout, with thousands separators."""
+    s = plan.setup
+    steps = plan.steps
+    if len(steps) and (steps == steps[0]).all():
+        per_epoch = _n(steps[0])
+    elif len(steps):
+        per_epoch = f"{_n(steps.min())} to {_n(steps.max())} (first epoch: {_n(steps[0])})"
+    else:
+        per_epoch = "0"
+    epochs = f"{s.epochs:g}" if s.epochs is not None else "framework default"
+    rows = [
+        ("Framework", FRAMEWORK_LABELS.get(s.framework, s.framework)),
+        ("Dataset size", f"{_n(s.dataset_size)} samples"),
+        ("Batch size", f"{_n(s.batch_size)} per device"),
+        ("Devices x gradient accumulation", f"{_n(s.devices)} x {_n(s.grad_accum)}"),
+        ("Effective batch", f"{_n(plan.effective_batch_size)} samples per optimizer step"),
+        ("drop_last", "on" if s.drop_last else "off"),
+        ("Batches per epoch (per device)", _n(plan.batches_per_epoch_full)),
+        ("Optimizer steps per epoch", per_epoch),
+        ("Epochs requested / started", f"{epochs} / {_n(plan.epochs_started)}"),
+        ("Total optimizer steps", _n(plan.total_optimizer_steps)),
+        ("Samples seen / dropped", f"{_n(plan.samples_seen)} / {_n(plan.samples_dropped)}"),
+        ("Evaluations", _n(len(plan.evaluations))),
+    ]
+    if s.max_steps is not None:
+        rows.append(("max_steps", _n(s.max_steps)))
+    es = plan.early_stop
+    if es is not None:
+        if es.stopped:
+            text = f"fires at step {_n(es.stop_global_step)} in epoch {_n(es.stop_epoch)} (planned: {_n(plan.planned_optimizer_steps)} steps)"
+        elif es.metrics_ran_out_at is not None:
+            text = f"not decided: the metric values run out at evaluation {_n(es.metrics_ran_out_at + 1)}"
+        else:
+            text = f"does not fire (patience {_n(s.patience)}); training ends at step {_n(es.stop_global_step)}"
+        rows.append(("Early stopping", text))
+    lines = [
+        "# Epochs vs steps: the numbers",
+        "",
+        "| Quantity | Value |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in rows],
+    ]
+    if plan.notes:
+        lines += ["", "Notes:", "", *[f"- {note}" for note in plan.notes]]
+    if files:
+        lines += ["", "Files:", "", *[f"- `{name}`" for name in files]]
+    if s.mode == "min" and len(s.metrics) <= 20:  # the CLI has no --mode; long metric lists live in setup.json
+        lines += ["", "Reproduce:", "", "```bash", "python -m epochsteps plan " + " ".join(cli_flags(s)), "```"]
+    return "\n".join(lines) + "\n"
+
+
+# -- everything into a directory ---------------------------------------------------
+def default_charts(plan: Plan) -> dict[str, object]:
+    """Every chart of the page for `plan`, by file stem."""
+    from . import charts
+
+    builders: Mapping[str, Callable] = {
+        "step_timeline": charts.step_timeline,
+        "inside_epoch": charts.inside_epoch,
+        "batch_size_tradeoff": charts.batch_size_tradeoff,
+        "learning_rate": charts.learning_rate,
+        "early_stopping": charts.early_stopping,
+    }
+    return {name: build(plan) for name, build in builders.items()}
+
+
+CHART_TITLES = {
+    "step_timeline": "Step timeline",
+    "inside_epoch": "Inside one epoch",
+    "batch_size_tradeoff": "Batch size trade-off",
+    "learning_rate": "Learning rate over steps",
+    "early_stopping": "Early stopping",
+}
+
+
+def describe(plan: Plan) -> str:
+    """One sentence with the plan's key numbers (caption, alt text)."""
+    s = plan.setup
+    return (
+        f"{_n(s.dataset_size)} samples, batch {_n(s.batch_size)}, effective batch {_n(plan.effective_batch_size)},"
+        f" {FRAMEWORK_LABELS.get(s.framework, s.framework)}: {_n(plan.batches_per_epoch_full)} batches per epoch,"
+        f" {_n(plan.epochs_started)} epochs, {_n(plan.total_optimizer_steps)} optimizer steps in total."
+    )
+
+
+def write_all(plan: Plan, out_dir: str | Path, charts: Mapping[str, object] | None = None) -> list[Path]:
+    """Write every chart as .svg, .png and .html, then steps.csv, epochs.csv, setup.json
+    and summary.md; return the written paths in that order.
+
+    `charts` (file stem -> Altair chart or Vega-Lite dict) defaults to `default_charts(plan)`;
+    a chart that only says there is nothing to draw (`is_placeholder`) is skipped.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    charts = default_charts(plan) if charts is None else charts
+    written: list[Path] = []
+
+    def put(name: str, data: bytes | str) -> None:
+        path = out / name
+        path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        written.append(path)
+
+    for stem, chart in charts.items():
+        if chart is None or is_placeholder(chart):
+            continue
+        spec = _spec(chart)  # convert once for the three formats
+        title = CHART_TITLES.get(stem, stem.replace("_", " ").capitalize())
+        put(f"{stem}.svg", chart_svg(spec))
+        put(f"{stem}.png", chart_png(spec))
+        put(f"{stem}.html", chart_html(spec, title=title, caption=spec.get("description") or describe(plan)))
+    put("steps.csv", steps_csv(plan))
+    put("epochs.csv", epochs_csv(plan))
+    put("setup.json", setup_json(plan.setup))
+    put("summary.md", summary_markdown(plan, files=[p.name for p in written]))
+    return written

@@ -1,0 +1,397 @@
+"""Self-check questions generated from a setup, judged by the core's numbers.
+
+Every answer and every number in the worked reasoning comes from `make_plan` (batches,
+steps, `epoch_at`, early stopping); this module only phrases them. Questions are
+deterministic for a seed. All text is plain (no Markdown, no HTML), and `check` never
+echoes the learner's raw text back: it reports the number it read.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+
+from .plan import Plan, make_plan
+from .setup import MAX_METRICS, Setup, SetupError
+
+KINDS = (
+    "steps_per_epoch",
+    "total_steps",
+    "effective_batch",
+    "epoch_of_step",
+    "earliest_stop",
+    "early_stop",
+    "last_batch",
+    "samples_dropped",
+)
+MAX_ANSWER_CHARS = 200
+
+FRAMEWORK_LABELS = {
+    "pytorch": "PyTorch (hand-written loop)",
+    "pytorch-flush": "PyTorch (loop that steps on the leftover window)",
+    "hf": "Hugging Face Trainer",
+    "lightning": "Lightning",
+    "keras": "Keras",
+}
+
+
+@dataclass(frozen=True)
+class Question:
+    kind: str
+    prompt: str  # plain text
+    answer: int  # exact, from the core
+    unit: str
+    reasoning: str  # the worked reasoning, plain text, numbers from the core
+    setup: Setup  # the setup the question is about
+    fraction: float | None = None  # epoch_of_step: the fractional epoch, also accepted
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool | None  # None: the answer could not be read as one number
+    feedback: str  # plain text
+    reasoning: str  # plain text; empty until an answer was read
+    value: Decimal | None = None
+
+
+# -- numbers -----------------------------------------------------------------------
+def _n(value) -> str:
+    return f"{int(value):,}"
+
+
+_SEP = "[ ,'_\u00a0\u202f\u2009]"
+_NUMBER = re.compile(
+    rf"[-+]?(?:\d{{1,3}}(?:{_SEP}\d{{3}})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?"
+    r"|[-+]?\.\d+(?:[eE][-+]?\d+)?"
+)
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+
+
+def parse_answer(text: str) -> Decimal | None:
+    """One number from what a learner typed: "1,000", "1 000", "1e3", "16 steps", "2,5".
+
+    None when there is no number or more than one.
+    """
+    t = str(text).strip()[:MAX_ANSWER_CHARS]
+    if _DECIMAL_COMMA.fullmatch(t) and not re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+", t):
+        t = t.replace(",", ".")  # "2,5" is a decimal comma; "2,500" is thousands
+    found = _NUMBER.findall(t)
+    if len(found) != 1:
+        return None
+    token = re.sub(_SEP, "", found[0])
+    try:
+        value = Decimal(token)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _show(value: Decimal) -> str:
+    if value == value.to_integral_value() and abs(value) < Decimal("1e18"):
+        return f"{int(value):,}"
+    return f"{float(value):,.4g}"
+
+
+def check(question: Question, answer_text: str) -> Verdict:
+    """Right or wrong, judged against the core's number, with the worked reasoning."""
+    value = parse_answer(answer_text)
+    if value is None:
+        return Verdict(None, "Type one number, for example 1,000 or 1e3.", "")
+    if value == question.answer:
+        return Verdict(True, f"Right: {_n(question.answer)} {question.unit}.", question.reasoning, value)
+    if question.fraction is not None and abs(float(value) - question.fraction) < 0.01:
+        return Verdict(
+            True,
+            f"Right: {question.fraction:,.2f} epochs are done at that moment, so it is in epoch {_n(question.answer)}.",
+            question.reasoning,
+            value,
+        )
+    return Verdict(False, f"Not quite: you answered {_show(value)}; the answer is {_n(question.answer)} {question.unit}.", question.reasoning, value)
+
+
+# -- describing a setup ------------------------------------------------------------
+def describe_setup(s: Setup) -> str:
+    parts = [f"{_n(s.dataset_size)} samples", f"batch size {_n(s.batch_size)}" + (" per device" if s.devices > 1 else "")]
+    if s.devices > 1:
+        parts.append(f"{_n(s.devices)} devices")
+    if s.grad_accum > 1:
+        parts.append(f"gradient accumulation {_n(s.grad_accum)}")
+    if s.drop_last:
+        parts.append("drop_last on")
+    if s.epochs is not None:
+        parts.append(f"{s.epochs:g} epochs")
+    if s.max_steps is not None:
+        parts.append(f"max_steps {_n(s.max_steps)}")
+    return f"{', '.join(parts)} ({FRAMEWORK_LABELS[s.framework]})"
+
+
+def _notes(plan: Plan) -> str:
+    return (" " + " ".join(plan.notes)) if plan.notes else ""
+
+
+def _batches_sentence(plan: Plan, epoch: int = 0) -> str:
+    s = plan.setup
+    per = s.batch_size * s.devices
+    b = int(plan.nominal_batches[epoch]) if plan.epochs_started else plan.batches_per_epoch_full
+    ratio = f"{s.dataset_size / per:,.3f}".rstrip("0").rstrip(".")
+    head = f"{_n(s.dataset_size)} samples / ({_n(s.batch_size)} per batch x {_n(s.devices)} device(s)) = {ratio}"
+    last = int(plan.last_batch_sizes[epoch]) if plan.epochs_started else -1
+    dropped = int(plan.dropped_per_epoch[epoch]) if plan.epochs_started else 0
+    text = f"{head}, so each device runs {_n(b)} batches per epoch"
+    if dropped:
+        text += f"; drop_last discards the {_n(dropped)} samples that would make a short last batch"
+    elif 0 < last < s.batch_size:
+        text += f"; the last batch holds only {_n(last)} samples"
+    return text + "."
+
+
+# -- question kinds ----------------------------------------------------------------
+def _steps_per_epoch(s: Setup, rng: random.Random, **_) -> Question:
+    p = make_plan(s)
+    if not p.epochs_started:
+        raise _NotApplicable("no epoch starts")
+    steps = int(p.steps[0])
+    text = _batches_sentence(p)
+    if s.grad_accum > 1:
+        text += f" One optimizer step takes {_n(s.grad_accum)} batches (gradient accumulation), and {FRAMEWORK_LABELS[s.framework]} counts {_n(steps)} optimizer steps in epoch 1."
+    else:
+        text += f" One batch is one optimizer step: {_n(steps)} steps in epoch 1."
+    return Question(
+        "steps_per_epoch",
+        f"{describe_setup(s)}. How many optimizer steps does epoch 1 take?",
+        steps,
+        "optimizer steps",
+        text + _notes(p),
+        s,
+    )
+
+
+def _total_steps(s: Setup, rng: random.Random, **_) -> Question:
+    p = make_plan(s)
+    steps = p.steps
+    if len(steps) and (steps == steps[0]).all():
+        text = f"{_n(steps[0])} optimizer steps per epoch x {_n(p.epochs_started)} epoch(s) = {_n(p.total_optimizer_steps)}."
+    else:
+        shown = ", ".join(_n(v) for v in steps[:6]) + (", ..." if len(steps) > 6 else "")
+        text = f"The {_n(p.epochs_started)} epochs that start take {shown} optimizer steps; together {_n(p.total_optimizer_steps)}."
+    if s.max_steps is not None and p.planned_optimizer_steps == s.max_steps:
+        text += f" max_steps = {_n(s.max_steps)} ends the run there, whatever the number of epochs."
+    es = p.early_stop
+    if es is not None and es.stopped:
+        text += f" Early stopping ends it at step {_n(es.stop_global_step)} of the {_n(p.planned_optimizer_steps)} planned."
+    return Question(
+        "total_steps",
+        f"{describe_setup(s)}. How many optimizer steps does the whole run take?",
+        p.total_optimizer_steps,
+        "optimizer steps",
+        text + _notes(p),
+        s,
+    )
+
+
+def _effective_batch(s: Setup, rng: random.Random, **_) -> Question:
+    p = make_plan(s)
+    return Question(
+        "effective_batch",
+        f"{describe_setup(s)}. How many samples go into one optimizer step (the effective batch)?",
+        p.effective_batch_size,
+        "samples",
+        f"batch {_n(s.batch_size)} x {_n(s.devices)} device(s) x accumulation {_n(s.grad_accum)} = {_n(p.effective_batch_size)} samples per optimizer step.",
+        s,
+    )
+
+
+def _epoch_of_step(s: Setup, rng: random.Random, step: int | None = None, **_) -> Question:
+    p = make_plan(s)
+    total = p.total_optimizer_steps
+    if total < 1:
+        raise _NotApplicable("the run takes no optimizer step")
+    g = rng.randint(1, total) if step is None else step
+    if not 1 <= g <= total:
+        raise _NotApplicable(f"step {g} is outside the run")
+    e = int(np.searchsorted(p.epoch_end_global_steps, g, side="left"))  # first epoch whose end reaches g
+    first, last = int(p.epoch_start_global_steps[e]) + 1, int(p.epoch_end_global_steps[e])
+    fraction = float(p.epoch_at(g))
+    return Question(
+        "epoch_of_step",
+        f"{describe_setup(s)}. In which epoch (counting from 1) is optimizer step {_n(g)} taken?",
+        e + 1,
+        "",
+        f"Epoch {_n(e + 1)} takes optimizer steps {_n(first)} to {_n(last)}, so step {_n(g)} falls in it;"
+        f" when that step is taken, {fraction:,.2f} epochs are done.",
+        s,
+        fraction=fraction,
+    )
+
+
+class _NotApplicable(Exception):
+    pass
+
+
+def _constant_metrics_plan(s: Setup) -> Plan:
+    """The plan when the metric never improves after the first evaluation: the earliest stop."""
+    length = (s.patience or 0) + s.start_from_epoch + 2
+    while True:
+        p = make_plan(s.replace(metrics=(1.0,) * length, min_delta=0.0))
+        ran_out = p.early_stop.metrics_ran_out_at
+        if ran_out is None or length >= MAX_METRICS:
+            return p
+        length = min(MAX_METRICS, max(length * 2, ran_out + 1))
+
+
+def _cadence(s: Setup) -> str:
+    if s.framework == "lightning" and s.val_check_interval is None:
+        n = s.check_val_every_n_epoch
+        return "a validation at the end of every epoch" if n == 1 else f"a validation every {_n(n)} epochs"
+    if s.framework == "keras":
+        return "validation every epoch" if s.validation_freq == 1 else f"validation_freq {s.validation_freq}"
+    if s.eval_every_steps is not None:
+        return f"an evaluation every {s.eval_every_steps:g} optimizer steps" if s.eval_every_steps >= 1 else f"evaluation every {s.eval_every_steps:g} of the run"
+    if s.val_check_interval is not None:
+        return f"val_check_interval {s.val_check_interval!r}"
+    return "an evaluation at the end of every epoch"
+
+
+def _earliest_setup(s: Setup, patience: int) -> Setup:
+    s = s.replace(patience=patience, metrics=(), min_delta=0.0)
+    if s.framework in ("pytorch", "pytorch-flush") and s.eval_every_steps is None:
+        per_epoch = int(make_plan(s.replace(patience=None)).steps[0])
+        if per_epoch < 1:
+            raise _NotApplicable("an epoch has no optimizer step to evaluate at")
+        s = s.replace(eval_every_steps=per_epoch)  # a hand-written loop evaluates only when told
+    return s
+
+
+def _earliest_stop(s: Setup, rng: random.Random, patience: int | None = None, ask: str | None = None, **_) -> Question:
+    if patience is None and s.patience is not None:
+        patience = s.patience
+    # Without a patience of its own, pick one that fires within the run when one does.
+    choices = [patience] if patience is not None else rng.sample((1, 2, 3, 5), 4)
+    for patience in choices:
+        s2 = _earliest_setup(s, patience)
+        p = _constant_metrics_plan(s2)
+        if p.early_stop.stopped:
+            break
+    s, es = s2, p.early_stop
+    if es.metrics_ran_out_at is not None:
+        raise _NotApplicable("too many evaluations to replay")
+    if es.stopped:
+        text = (
+            f"The first evaluation sets the best value. If no later one improves on it, patience {_n(patience)} runs out"
+            f" at evaluation {_n(es.evaluations_done)}, at optimizer step {_n(es.stop_global_step)} in epoch {_n(es.stop_epoch)}."
+        )
+    else:
+        text = (
+            f"The run has only {_n(len(p.evaluations))} evaluation(s), too few for patience {_n(patience)} to run out;"
+            f" training ends as planned at step {_n(es.stop_global_step)}, in epoch {_n(es.stop_epoch)}."
+        )
+    as_step = ask == "step" if ask in ("step", "epoch") else rng.random() < 0.5
+    prompt = f"{describe_setup(s)}, with {_cadence(s)} and early stopping with patience {_n(patience)}. "
+    prompt += "At which optimizer step can training stop at the earliest?" if as_step else "In which epoch (counting from 1) can training stop at the earliest?"
+    return Question(
+        "earliest_stop",
+        prompt,
+        es.stop_global_step if as_step else es.stop_epoch,
+        "optimizer steps" if as_step else "",
+        text + _notes(p),
+        s,
+    )
+
+
+def _early_stop(s: Setup, rng: random.Random, **_) -> Question:
+    if s.patience is None or not s.metrics:
+        raise _NotApplicable("needs patience and metric values")
+    p = make_plan(s)
+    es = p.early_stop
+    if es.metrics_ran_out_at is not None:
+        raise _NotApplicable("the metric values run out before the decision")
+    best = "" if es.best_eval_index is None else f" The best value is at evaluation {_n(es.best_eval_index + 1)} ({s.metrics[es.best_eval_index]:g})."
+    if es.stopped:
+        text = f"{best} Patience {_n(s.patience)} runs out at evaluation {_n(es.evaluations_done)}: training stops at optimizer step {_n(es.stop_global_step)}, in epoch {_n(es.stop_epoch)}."
+    else:
+        text = f"{best} Patience {_n(s.patience)} never runs out in {_n(es.evaluations_done)} evaluations: training ends as planned at step {_n(es.stop_global_step)}, in epoch {_n(es.stop_epoch)}."
+    values = ", ".join(f"{v:g}" for v in s.metrics[:12]) + (", ..." if len(s.metrics) > 12 else "")
+    return Question(
+        "early_stop",
+        f"{describe_setup(s)}, with {_cadence(s)}, early stopping with patience {_n(s.patience)}"
+        f" and validation losses {values}. In which epoch (counting from 1) does training end?",
+        es.stop_epoch,
+        "",
+        text.strip() + _notes(p),
+        s,
+    )
+
+
+def _last_batch(s: Setup, rng: random.Random, **_) -> Question:
+    p = make_plan(s)
+    if not p.epochs_started or p.last_batch_sizes[0] < 0 or not p.completed[0]:
+        raise _NotApplicable("epoch 1 does not run to its last batch")
+    return Question(
+        "last_batch",
+        f"{describe_setup(s)}. How many samples are in the last batch of epoch 1 on each device?",
+        int(p.last_batch_sizes[0]),
+        "samples",
+        _batches_sentence(p) + _notes(p),
+        s,
+    )
+
+
+def _samples_dropped(s: Setup, rng: random.Random, **_) -> Question:
+    p = make_plan(s)
+    if not s.drop_last:
+        raise _NotApplicable("drop_last is off")
+    return Question(
+        "samples_dropped",
+        f"{describe_setup(s)}. How many samples does one full epoch never use?",
+        int(p.dropped_per_epoch[0]) if p.epochs_started else 0,
+        "samples",
+        _batches_sentence(p) + f" Over the whole run {_n(p.samples_dropped)} samples are skipped." + _notes(p),
+        s,
+    )
+
+
+_BUILDERS = {
+    "steps_per_epoch": _steps_per_epoch,
+    "total_steps": _total_steps,
+    "effective_batch": _effective_batch,
+    "epoch_of_step": _epoch_of_step,
+    "earliest_stop": _earliest_stop,
+    "early_stop": _early_stop,
+    "last_batch": _last_batch,
+    "samples_dropped": _samples_dropped,
+}
+
+
+def question(kind: str, setup: Setup, seed: int = 0, **params) -> Question | None:
+    """One question of `kind` about `setup`; None when the kind does not apply to it.
+
+    params: `step` (epoch_of_step), `patience` and `ask` ("step" or "epoch") (earliest_stop). Raises SetupError when
+    the framework refuses the setup itself.
+    """
+    if kind not in _BUILDERS:
+        raise ValueError(f"unknown question kind {kind!r}; known: {', '.join(KINDS)}")
+    rng = random.Random(f"{seed}:{kind}")
+    try:
+        return _BUILDERS[kind](setup, rng, **params)
+    except _NotApplicable:
+        return None
+
+
+def questions(setup: Setup, seed: int = 0, kinds: tuple[str, ...] = KINDS) -> list[Question]:
+    """Every kind that applies to `setup`, in an order fixed by `seed`."""
+    make_plan(setup)  # a setup the framework refuses fails here, once, with its SetupError
+    order = list(kinds)
+    random.Random(seed).shuffle(order)
+    out = []
+    for kind in order:
+        try:
+            q = question(kind, setup, seed)
+        except SetupError:
+            continue  # a derived setup (e.g. an added evaluation cadence) the framework refuses
+        if q is not None:
+            out.append(q)
+    return out
