@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every chart (svg, png, html), the tables, the setup and a Markdown summary")
     export.add_argument("--out", required=True, help="directory to write into (created if missing)")
     add_setup_flags(export)
+    train = sub.add_parser("train", help="train the lab's small model on the plan, step by step")
+    add_setup_flags(train)
+    train.add_argument("--seed", type=_int, default=0)
+    train.add_argument("--momentum", type=_float, default=0.0)
+    train.add_argument("--restore-best-weights", action="store_true")
+    train.add_argument("--json", action="store_true", help="print JSON (per-step and per-epoch losses, evaluations, early stop)")
     return parser
 
 
@@ -175,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         setup = setup_from_args(args)
+        if args.command == "train":
+            from .training import cli_train  # the lab loads only when asked
+
+            print(cli_train(args, setup))
+            return 0
         plan = make_plan(setup)
         es = plan.early_stop
         if es is not None and es.metrics_ran_out_at is not None:
