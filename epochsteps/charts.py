@@ -1,0 +1,673 @@
+"""Altair chart builders for the page (and notebooks, exports). No Streamlit here.
+
+Each builder takes a Plan, draws tables from `epochsteps.timeline` (so no dataset in
+a spec has more than `timeline.MAX_ROWS` rows), and returns an Altair chart that:
+- has a top-level `description` built from the plan's numbers (for screen readers);
+- tells marks apart by shape or dash as well as colour;
+- uses mid-tone colours and no black text, so it reads in light and dark themes;
+- has width="container" and a fixed height, so it works from 390 px up.
+Columns a layer does not draw are left out of its data to keep the spec small.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from . import timeline as tl
+from .plan import Plan
+
+NEUTRAL = "#808080"  # about 3.9:1 on white and 4.3:1 on Streamlit's dark background
+EPOCH_SCHEME = {"name": "viridis", "extent": [0.25, 0.85]}  # no near-black, no pale yellow
+LABEL_ROOM_PX = 280  # width the epoch labels may use at 390 px
+
+# one legend for all the marks on the step axis: colour, shape and dash together
+MARKS = {
+    "evaluation": ("#4c78a8", "circle", [1, 0]),
+    "partial last batch": ("#e45756", "triangle-down", [1, 0]),
+    "best checkpoint": ("#54a24b", "diamond", [1, 0]),
+    "early stop": ("#f58518", "cross", [6, 3]),
+    "max_steps cut": ("#b279a2", "square", [2, 2]),
+}
+SEGMENTS = {
+    "full batch": ("#4c78a8", "square"),
+    "partial last batch": ("#e45756", "triangle-down"),
+    "dropped remainder": ("#9d755d", "cross"),
+    "not run": ("#bab0ac", "stroke"),
+    "padding duplicates": ("#f58518", "diamond"),
+}
+MARKER_KIND = {"best": "best checkpoint", "stop": "early stop", "max_steps": "max_steps cut"}
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+# 12,500 -> "12.5k"; k, M, B, T as ML papers write them (Vega's "~s" would say "G")
+ABBREVIATE = (
+    "abs(datum.value) >= 1e12 ? format(datum.value / 1e12, '.3~g') + 'T' : "
+    "abs(datum.value) >= 1e9 ? format(datum.value / 1e9, '.3~g') + 'B' : "
+    "abs(datum.value) >= 1e6 ? format(datum.value / 1e6, '.3~g') + 'M' : "
+    "abs(datum.value) >= 1e4 ? format(datum.value / 1e3, '.3~g') + 'k' : format(datum.value, ',~g')"
+)
+
+
+def chart_rows(chart: alt.TopLevelMixin) -> int:
+    """The largest number of rows any dataset of the chart's spec holds."""
+    spec = chart.to_dict()
+    sizes = [len(v) for v in spec.get("datasets", {}).values()]
+
+    def walk(node):
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and isinstance(data.get("values"), list):
+                sizes.append(len(data["values"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return max(sizes, default=0)
+
+
+def _scale(kinds: list[str], table: dict) -> tuple[alt.Scale, alt.Scale]:
+    """Colour and shape scales over `kinds`, in the table's order."""
+    return (
+        alt.Scale(domain=kinds, range=[table[k][0] for k in kinds]),
+        alt.Scale(domain=kinds, range=[table[k][1] for k in kinds]),
+    )
+
+
+def _legend() -> alt.Legend:
+    return alt.Legend(title=None, orient="bottom", direction="horizontal", columns=2, symbolStrokeWidth=2, labelLimit=180)
+
+
+def _title(text: str, subtitle: str) -> alt.TitleParams:
+    return alt.TitleParams(text=text, subtitle=subtitle, anchor="start", fontSize=13, subtitleColor=NEUTRAL, offset=16)
+
+
+def _quantity_axis(top: float, **kwargs) -> alt.Axis:
+    if top >= 10**4:
+        kwargs["labelExpr"] = ABBREVIATE
+    else:
+        kwargs["format"] = ",d"
+    return alt.Axis(labelOverlap="greedy", **kwargs)
+
+
+def _per_mark(table: pd.DataFrame, mark: str) -> str:
+    """ "one row per 37 steps" -> "one band per 37 steps"."""
+    return table.attrs["aggregation"].replace("one row per", f"one {mark} per")
+
+
+def _label_count(n_epochs: int) -> int:
+    """How many epoch labels fit in LABEL_ROOM_PX at about 6.5 px per character."""
+    chars = len(f"{n_epochs:,}")
+    return max(3, min(12, LABEL_ROOM_PX // int(6.5 * chars + 12)))
+
+
+def _epoch_bounds(plan: Plan) -> pd.DataFrame:
+    return tl.epoch_boundaries(plan, max_labels=_label_count(plan.epochs_started))
+
+
+def _epoch_layers(plan: Plan, label_y=None, dense: int = 40, max_rules: int = 120) -> list[alt.Chart]:
+    """Rules at epoch ends and labels centred on the epochs they name. Beyond `dense`
+    epochs only the labelled epochs get a strong rule; the others are faint, and
+    left out beyond `max_rules`."""
+    bounds = _epoch_bounds(plan)
+    if bounds.empty:
+        return []
+    total = plan.total_optimizer_steps
+    tip = [
+        alt.Tooltip("epoch:Q", title="end of epoch", format=","),
+        alt.Tooltip("step:Q", title="global step", format=","),
+        alt.Tooltip("samples:Q", title="samples so far", format=","),
+    ]
+    cols = ["epoch", "step", "samples"]
+    layers = []
+    strong = bounds if len(bounds) <= dense else bounds[bounds["labelled"]]
+    faint = bounds[~bounds["labelled"]] if dense < len(bounds) <= max_rules else bounds.iloc[:0]
+    if len(faint):
+        layers.append(
+            alt.Chart(faint[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip)
+        )
+    layers.append(alt.Chart(strong[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip))
+    labelled = bounds[bounds["labelled"]][["epoch", "step_start", "step"]]
+    text = (
+        alt.Chart(labelled)
+        # keep edge labels inside the plot
+        .transform_calculate(mid=f"clamp((datum.step_start + datum.step) / 2, {0.025 * total}, {0.975 * total})")
+        .mark_text(color=NEUTRAL, fontSize=11, baseline="middle")
+        .encode(x="mid:Q", text=alt.Text("epoch:Q", format=","), y=label_y if label_y is not None else alt.value(-8))
+    )
+    return [*layers, text]
+
+
+def _empty(message: str, description: str, height: int = 80) -> alt.Chart:
+    return (
+        alt.Chart(pd.DataFrame({"message": [message]}), description=description, width="container", height=height)
+        .mark_text(color=NEUTRAL, fontSize=13)
+        .encode(text="message:N")
+    )
+
+
+def _x_steps(total: int, field: str = "step") -> alt.X:
+    return alt.X(
+        f"{field}:Q",
+        title="optimizer step (global step)",
+        scale=alt.Scale(domain=[0, max(1, total)], nice=False),
+        axis=_quantity_axis(total, grid=False),
+    )
+
+
+def _epoch_caption(plan: Plan) -> str:
+    bounds = _epoch_bounds(plan)
+    stride = bounds.attrs.get("label_stride", 1)
+    return "numbers on top are epochs" + (f" (every {stride:,}th labelled)" if stride > 1 else "")
+
+
+# -- step timeline ---------------------------------------------------------------------------
+
+
+def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int = 24) -> alt.LayerChart | alt.Chart:
+    """x is the optimizer step; bands filled by epoch, epoch rules and labels, the step
+    holding each partial last batch, evaluations, best checkpoint, early stop and the
+    max_steps cut."""
+    total = plan.total_optimizer_steps
+    desc = describe_timeline(plan)
+    if total == 0:
+        return _empty("No optimizer step is taken in this setup.", desc)
+    table = tl.step_table(plan, budget)
+    ev = tl.evaluation_points(plan, budget)
+    lanes = ["epoch", "optimizer steps"] + (["evaluations"] if len(ev) else [])
+
+    def lane(name):
+        return alt.Y(
+            datum=name,
+            type="nominal",
+            scale=alt.Scale(domain=lanes),
+            axis=alt.Axis(title=None, labelColor=NEUTRAL, ticks=False, domain=False),
+        )
+
+    # fill, not colour: the epoch scale is quantitative, the marks' legend is nominal
+    fill = alt.Fill("epoch:Q", scale=alt.Scale(scheme=EPOCH_SCHEME, domainMin=1), legend=None)
+    if table.attrs["aggregated"]:
+        bands = alt.Chart(table.drop(columns=["partial", "epoch_last", "steps"])).transform_calculate(
+            x0="datum.step_first - 1", x1="datum.step_last"
+        )
+        tip = [
+            alt.Tooltip("step_first:Q", title="from step", format=","),
+            alt.Tooltip("step_last:Q", title="to step", format=","),
+            alt.Tooltip("epoch:Q", title="epoch", format=","),
+            alt.Tooltip("epoch_frac:Q", title="epoch (fractional) at the last step", format=",.3f"),
+            alt.Tooltip("batch_first:Q", title="batch within epoch, from", format=","),
+            alt.Tooltip("batch_last:Q", title="batch within epoch, to", format=","),
+            alt.Tooltip("samples:Q", title="samples so far", format=","),
+        ]
+    else:
+        bands = alt.Chart(table.drop(columns=["partial"])).transform_calculate(x0="datum.step - 1", x1="datum.step")
+        tip = [
+            alt.Tooltip("step:Q", title="step", format=","),
+            alt.Tooltip("epoch:Q", title="epoch", format=","),
+            alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
+            alt.Tooltip("batch:Q", title="batch within epoch", format=","),
+            alt.Tooltip("samples:Q", title="samples so far", format=","),
+        ]
+    if len(table) > 150:
+        # dense bands: each overlaps half of the next, which is drawn on top, so no
+        # anti-aliasing seams darken the strip; the pointer still finds the right band
+        bands = bands.transform_calculate(x1="datum.x1 + (datum.x1 - datum.x0) / 2")
+    layers = [
+        bands.mark_rect(clip=True, opacity=1).encode(
+            x=_x_steps(total, "x0"), x2="x1:Q", y=lane("optimizer steps"), fill=fill, tooltip=tip
+        )
+    ]
+    layers += _epoch_layers(plan, label_y=lane("epoch"))
+
+    # points: evaluations and partial batches, then the special marks on top
+    points = []
+    epochs, steps = tl.partial_batch_steps(plan)
+    if len(steps) > max_partial_marks:  # one per labelled epoch is enough to see the pattern
+        stride = _epoch_bounds(plan).attrs["label_stride"]
+        keep = epochs % stride == 0
+        epochs, steps = epochs[keep], steps[keep]
+    if len(steps):
+        points.append(
+            pd.DataFrame(
+                {
+                    "kind": "partial last batch",
+                    "step": steps,
+                    "epoch_frac": np.round(plan.epoch_at(steps), 4),
+                    "lane": "optimizer steps",
+                }
+            )
+        )
+    if len(ev):
+        points.append(ev[["step", "epoch_frac"]].assign(kind="evaluation", lane="evaluations"))
+    marks = tl.markers(plan)
+    special = marks.assign(
+        kind=marks["kind"].map(MARKER_KIND),
+        lane=["optimizer steps" if k == "max_steps" else "evaluations" for k in marks["kind"]],
+    )
+    special = special[["kind", "step", "epoch_frac", "label", "lane"]]
+    present = set().union(*(set(p["kind"]) for p in points)) | set(special["kind"])
+    kinds = [k for k in MARKS if k in present]
+    color_scale, shape_scale = _scale(kinds, MARKS)
+    enc = {
+        "color": alt.Color("kind:N", scale=color_scale, legend=_legend()),
+        "shape": alt.Shape("kind:N", scale=shape_scale, legend=_legend()),
+    }
+    tips = [
+        alt.Tooltip("kind:N", title="mark"),
+        alt.Tooltip("step:Q", format=","),
+        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
+    ]
+    if points:
+        data = pd.concat(points, ignore_index=True)
+        layers.append(
+            alt.Chart(data)
+            .mark_point(size=80, filled=True, opacity=0.9)
+            .encode(x="step:Q", y=alt.Y("lane:N", scale=alt.Scale(domain=lanes)), tooltip=tips, **enc)
+        )
+    if len(special):
+        layers.append(
+            alt.Chart(special)
+            .mark_point(size=170, filled=True, opacity=1, stroke=NEUTRAL, strokeWidth=1)
+            .encode(x="step:Q", y=alt.Y("lane:N", scale=alt.Scale(domain=lanes)), tooltip=["label:N", *tips[1:]], **enc)
+        )
+        rules = special[special["kind"] != "best checkpoint"]
+        if len(rules):
+            dash = alt.StrokeDash("kind:N", scale=alt.Scale(domain=kinds, range=[MARKS[k][2] for k in kinds]), legend=None)
+            layers.append(
+                alt.Chart(rules)
+                .mark_rule(strokeWidth=2)
+                .encode(
+                    x="step:Q",
+                    color=alt.Color("kind:N", scale=color_scale, legend=None),
+                    strokeDash=dash,
+                    tooltip=["label:N", *tips[1:]],
+                )
+            )
+    sub = f"Aggregated view: {_per_mark(table, 'band')}" if table.attrs["aggregated"] else "One band per optimizer step"
+    title = _title(
+        f"{total:,} optimizer steps over {plan.epochs_started:,} epoch{'s' if plan.epochs_started != 1 else ''}",
+        f"{sub}; {_epoch_caption(plan)}",
+    )
+    return alt.layer(*layers).properties(width="container", height=40 * len(lanes) + 10, description=desc, title=title)
+
+
+def describe_timeline(plan: Plan) -> str:
+    total = plan.total_optimizer_steps
+    n = plan.epochs_started
+    parts = [f"Step timeline: {total:,} optimizer steps over {n:,} epochs"]
+    if n:
+        per = plan.steps
+        parts.append(f"{int(per[0]):,} steps in epoch 1" + ("" if (per == per[0]).all() else f", {int(per[-1]):,} in the last"))
+    epochs, steps = tl.partial_batch_steps(plan)
+    if len(steps):
+        parts.append(
+            f"the partial last batch of epoch 1 is in step {int(steps[0]):,}"
+            if epochs[0] == 1
+            else f"{len(steps):,} steps hold a partial last batch"
+        )
+    if len(plan.evaluations):
+        parts.append(f"{len(plan.evaluations):,} evaluations, the first at step {int(plan.evaluations.global_step[0]):,}")
+    for row in tl.markers(plan).itertuples():
+        parts.append(f"{row.label} (epoch {row.epoch_frac:,.2f})")
+    return "; ".join(parts) + "."
+
+
+# -- inside one epoch -------------------------------------------------------------------------
+
+
+def inside_epoch(plan: Plan, epoch: int = 1, budget: int | None = None, height: int = 70) -> alt.LayerChart | alt.Chart:
+    """The samples of one epoch as a strip of batches (one block = a batch on every
+    device; neighbours alternate in shade). The partial last batch, dropped remainder,
+    padding duplicates and batches not run have their own colour, and a marker of
+    their own shape above the strip so that even a few samples out of 10^9 show."""
+    table = tl.inside_epoch(plan, epoch, budget)
+    e = table.attrs.get("epoch", 1)
+    desc = describe_inside_epoch(plan, table)
+    kinds = [k for k in tl.SEGMENT_KINDS if (table["kind"] == k).any()]
+    color_scale, shape_scale = _scale(kinds, SEGMENTS)
+    color = alt.Color("kind:N", scale=color_scale, legend=_legend())
+    full = table["kind"] == "full batch"
+    data = table.assign(odd=~full | (np.cumsum(full) % 2 == 1))  # shade alternates between runs of full batches
+    top = int(data["end"].max())
+    x = alt.X(
+        "start:Q",
+        title=f"sample position in epoch {e:,} (all devices)",
+        scale=alt.Scale(domain=[0, top], nice=False),
+        axis=_quantity_axis(top, grid=False),
+    )
+    tips = [
+        alt.Tooltip("kind:N", title="segment"),
+        alt.Tooltip("batch_first:Q", title="from batch", format=","),
+        alt.Tooltip("batch_last:Q", title="to batch", format=","),
+        alt.Tooltip("per_device:Q", title="samples per device per batch", format=","),
+        alt.Tooltip("samples:Q", title="samples", format=","),
+    ]
+    opacity = alt.Opacity("odd:N", scale=alt.Scale(domain=[True, False], range=[1.0, 0.65]), legend=None)
+    # later segments (padding) are drawn over the batches they repeat into
+    rects = (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(x=x, x2="end:Q", y=alt.value(24), y2=alt.value(height), color=color, opacity=opacity, tooltip=tips)
+    )
+    layers = [rects]
+    special = data[~full][["kind", "start", "end", "samples"]]
+    if len(special):
+        layers.append(
+            alt.Chart(special)
+            .transform_calculate(mid="(datum.start + datum.end) / 2")
+            .mark_point(size=110, filled=True, opacity=1)
+            .encode(
+                x="mid:Q",
+                y=alt.value(10),
+                color=color,
+                shape=alt.Shape("kind:N", scale=shape_scale, legend=_legend()),
+                tooltip=[alt.Tooltip("kind:N", title="segment"), alt.Tooltip("samples:Q", title="samples", format=",")],
+            )
+        )
+    sub = f"Aggregated view: {_per_mark(table, 'block')}" if table.attrs["aggregated"] else "One block per batch"
+    return alt.layer(*layers).properties(
+        width="container", height=height, description=desc, title=_title(f"Inside epoch {e:,}", sub)
+    )
+
+
+def describe_inside_epoch(plan: Plan, table: pd.DataFrame) -> str:
+    sched = plan.schedule
+    e = table.attrs.get("epoch", 1)
+    rows = {k: table[table["kind"] == k] for k in tl.SEGMENT_KINDS}
+    full = int((rows["full batch"]["batch_last"] - rows["full batch"]["batch_first"] + 1).sum())
+    parts = [
+        f"Inside epoch {e:,}: {sched.dataset_size:,} samples, batch size {sched.batch_size:,}"
+        + (f" on each of {sched.devices:,} devices" if sched.devices > 1 else "")
+    ]
+    parts.append(f"{full:,} full batches")
+    if len(rows["partial last batch"]):
+        parts.append(f"a partial last batch of {int(rows['partial last batch']['per_device'].iloc[0]):,} samples per device")
+    if len(rows["dropped remainder"]):
+        parts.append(f"{int(rows['dropped remainder']['samples'].sum()):,} samples dropped (drop_last)")
+    if len(rows["padding duplicates"]):
+        parts.append(
+            f"{int(rows['padding duplicates']['samples'].sum()):,} padding duplicates so every device gets the same count"
+        )
+    if len(rows["not run"]):
+        parts.append(f"{int(rows['not run']['samples'].sum()):,} samples not reached because training stopped")
+    return "; ".join(parts) + "."
+
+
+# -- batch-size trade-off ---------------------------------------------------------------------
+
+
+def _decades(low: float, high: float) -> list[float]:
+    lo, hi = int(np.floor(np.log10(max(low, 1)))), int(np.ceil(np.log10(max(high, 1))))
+    return [10.0**k for k in range(lo, hi + 1)]
+
+
+def batch_size_tradeoff(plan: Plan) -> alt.LayerChart | alt.Chart:
+    """Total optimizer steps against batch size (log-log), the current batch marked."""
+    table = tl.batch_size_tradeoff(plan)
+    table = table[table["steps"] > 0]
+    desc = describe_tradeoff(plan, table)
+    if table.empty:
+        return _empty("No batch size takes an optimizer step here.", desc)
+    bmax, smax = int(table["batch_size"].max()), int(table["steps"].max())
+    powers = [2**k for k in range(0, int(np.log2(bmax)) + 1)]
+    x = alt.X(
+        "batch_size:Q",
+        title="batch size (per device)",
+        scale=alt.Scale(type="log", base=2),
+        axis=_quantity_axis(bmax, values=powers),
+    )
+    y = alt.Y(
+        "steps:Q",
+        title="total optimizer steps",
+        scale=alt.Scale(type="log"),
+        axis=_quantity_axis(smax, values=_decades(table["steps"].min(), smax)),
+    )
+    tips = [
+        alt.Tooltip("batch_size:Q", title="batch size", format=","),
+        alt.Tooltip("steps:Q", title="total optimizer steps", format=","),
+        alt.Tooltip("steps_per_epoch:Q", title="steps in epoch 1", format=","),
+        alt.Tooltip("batches_per_epoch:Q", title="batches per epoch", format=","),
+        alt.Tooltip("effective_batch:Q", title="effective batch", format=","),
+        alt.Tooltip("samples_dropped:Q", title="samples dropped", format=","),
+    ]
+    blue = MARKS["evaluation"][0]
+    base = alt.Chart(table.drop(columns=["current"]))
+    layers = [
+        base.mark_line(color=blue, strokeWidth=2).encode(x=x, y=y),
+        base.mark_point(filled=True, size=40, color=blue, shape="circle").encode(x=x, y=y, tooltip=tips),
+    ]
+    cur = table[table["current"]]
+    if len(cur):
+        b, steps = int(cur["batch_size"].iloc[0]), int(cur["steps"].iloc[0])
+        right_half = np.log(b) > np.log(bmax) / 2
+        label = pd.DataFrame({"batch_size": [b], "steps": [steps], "label": [f"your batch {b:,}: {steps:,} steps"]})
+        orange = MARKS["early stop"][0]
+        layers.append(
+            alt.Chart(label)
+            .mark_point(shape="diamond", size=240, filled=True, color=orange, opacity=1)
+            .encode(x=x, y=y, tooltip=["label:N"])
+        )
+        layers.append(
+            alt.Chart(label)
+            .mark_text(color=NEUTRAL, fontSize=12, align="right" if right_half else "left", dx=-14 if right_half else 14, dy=-12)
+            .encode(x=x, y=y, text="label:N")
+        )
+    s = plan.setup
+    epochs = f"{plan.epochs_started:,} epochs" if s.max_steps is None else f"max_steps {s.max_steps:,}"
+    sub = f"{s.dataset_size:,} samples, {epochs}, as {s.framework} counts; log scales; the diamond is your batch"
+    return alt.layer(*layers).properties(
+        width="container", height=240, description=desc, title=_title("Total optimizer steps by batch size", sub)
+    )
+
+
+def describe_tradeoff(plan: Plan, table: pd.DataFrame) -> str:
+    if table.empty:
+        return "Batch-size trade-off: no batch size takes an optimizer step."
+    first, last = table.iloc[0], table.iloc[-1]
+    text = (
+        f"Batch-size trade-off for {plan.setup.dataset_size:,} samples: batch {int(first['batch_size']):,} takes "
+        f"{int(first['steps']):,} optimizer steps, batch {int(last['batch_size']):,} takes {int(last['steps']):,}"
+    )
+    cur = table[table["current"]]
+    if len(cur):
+        text += f"; your batch {int(cur['batch_size'].iloc[0]):,} takes {int(cur['steps'].iloc[0]):,}"
+    return text + "."
+
+
+# -- learning rate ---------------------------------------------------------------------------
+
+
+def learning_rate(
+    plan: Plan,
+    budget: int | None = None,
+    gamma: float = 0.1,
+    step_size: int | None = None,
+    compare: bool | None = None,
+    height: int = 220,
+) -> alt.LayerChart | alt.Chart:
+    """The setup's schedule per optimizer step (warmup end marked) and, for the PyTorch
+    loops, StepLR stepped per epoch (dashed) versus per batch (dotted, the bug)."""
+    total = plan.total_optimizer_steps
+    table = tl.learning_rate(plan, budget, gamma=gamma, step_size=step_size, compare=compare) if total else pd.DataFrame()
+    desc = describe_learning_rate(plan, table)
+    has_schedule = plan.setup.lr_schedule is not None
+    if not total or (not has_schedule and "per_epoch" not in table):
+        return _empty("Choose a learning-rate schedule to see it here." if total else "No optimizer step is taken.", desc)
+    series = {}
+    if has_schedule:
+        series["lr"] = f"{plan.setup.lr_schedule} schedule"
+    if "per_epoch" in table:
+        series["per_epoch"] = "StepLR per epoch"
+        series["per_batch"] = "StepLR per batch (bug)"
+    names = list(series.values())
+    palette = {"lr": ("#4c78a8", [1, 0]), "per_epoch": ("#54a24b", [6, 3]), "per_batch": ("#e45756", [2, 2])}
+    color = alt.Color(
+        "series:N", title=None, scale=alt.Scale(domain=names, range=[palette[k][0] for k in series]), legend=_legend()
+    )
+    dash = alt.StrokeDash(
+        "series:N", title=None, scale=alt.Scale(domain=names, range=[palette[k][1] for k in series]), legend=_legend()
+    )
+    y = alt.Y("value:Q", title="learning rate", axis=alt.Axis(format="~g"))
+    x = _x_steps(total)
+    tips = [
+        alt.Tooltip("series:N", title="line"),
+        alt.Tooltip("step:Q", format=","),
+        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
+        alt.Tooltip("value:Q", title="learning rate", format=".3~e"),
+    ]
+    # fold the short column names, then name the series once in an expression
+    name_expr = " : ".join(f"datum.key === '{k}' ? '{v}'" for k, v in series.items()) + " : ''"
+    layers = _epoch_layers(plan)
+    for cols, interpolate in ((["lr"], "linear"), (["per_epoch", "per_batch"], "step-after")):
+        cols = [c for c in cols if c in series]
+        if cols:
+            layers.append(
+                alt.Chart(table[["step", "epoch_frac", *cols]])
+                .transform_fold(cols, as_=["key", "value"])
+                .transform_calculate(series=name_expr)
+                .mark_line(strokeWidth=2, interpolate=interpolate)
+                .encode(x=x, y=y, color=color, strokeDash=dash, tooltip=tips)
+            )
+    w = table.attrs.get("warmup_end", 0)
+    if has_schedule and 0 < w <= total:
+        warm = pd.DataFrame({"step": [w], "label": [f"warmup ends: step {w:,}"]})
+        layers.append(
+            alt.Chart(warm).mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
+        )
+        layers.append(
+            alt.Chart(warm)
+            .mark_text(color=NEUTRAL, align="left", dx=4, fontSize=11)
+            .encode(x="step:Q", y=alt.value(height * 0.55), text="label:N")
+        )
+    parts = [f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else "Every optimizer step"]
+    if "per_epoch" in table:
+        parts.append(f"StepLR(step_size={table.attrs['step_size']:,}, gamma={table.attrs['gamma']:g})")
+    parts.append(_epoch_caption(plan))
+    return alt.layer(*layers).properties(
+        width="container", height=height, description=desc, title=_title("Learning rate over optimizer steps", "; ".join(parts))
+    )
+
+
+def describe_learning_rate(plan: Plan, table: pd.DataFrame) -> str:
+    if table.empty:
+        return "Learning rate: no optimizer step is taken."
+    parts = []
+    if plan.setup.lr_schedule is not None:
+        lr = table["lr"]
+        parts.append(
+            f"Learning rate ({plan.setup.lr_schedule}) over {plan.total_optimizer_steps:,} optimizer steps: peak {lr.max():.3g}, last step {lr.iloc[-1]:.3g}"
+        )
+        w = table.attrs.get("warmup_end", 0)
+        if w:
+            parts.append(f"warmup ends at step {w:,}")
+    else:
+        parts.append("Learning rate: no schedule chosen")
+    if "per_epoch" in table:
+        size, gamma = table.attrs["step_size"], table.attrs["gamma"]
+        base = table.attrs["base_lr"]
+        parts.append(
+            f"StepLR(step_size={size:,}, gamma={gamma:g}) from {base:g}: stepped per epoch it ends at {table['per_epoch'].iloc[-1]:.3g}; "
+            f"stepped per batch by mistake it drops after {size:,} optimizer steps and ends at {table['per_batch'].iloc[-1]:.3g}"
+        )
+    return "; ".join(parts) + "."
+
+
+# -- early stopping ---------------------------------------------------------------------------
+
+
+def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart | alt.Chart:
+    """The metric at each evaluation against the global step, the best-so-far line
+    (dashed), the patience window (shaded), best checkpoint (diamond) and stop (cross)."""
+    table = tl.early_stopping(plan, budget)
+    desc = describe_early_stopping(plan, table)
+    shown = table[table["value"].notna()]
+    if shown.empty:
+        msg = "No evaluation in this run." if table.empty else "No metric values: paste some or use the illustrative curve."
+        return _empty(msg, desc)
+    total = max(plan.total_optimizer_steps, int(shown["step"].max()))
+    x = _x_steps(total)
+    y = alt.Y("value:Q", title="validation metric", scale=alt.Scale(zero=False))
+    tips = [
+        alt.Tooltip("index:Q", title="evaluation (from 0)", format=","),
+        alt.Tooltip("step:Q", format=","),
+        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
+        alt.Tooltip("value:Q", title="metric", format=".4~g"),
+        alt.Tooltip("best_so_far:Q", title="best so far", format=".4~g"),
+    ]
+    cols = ["index", "step", "epoch_frac", "value", "best_so_far"]
+    layers = _epoch_layers(plan)
+    window = shown[shown["patience"]]
+    best = shown[shown["best"]]
+    if len(window) and len(best):
+        label = f"patience {plan.setup.patience}: {len(window):,} evaluation{'s' if len(window) != 1 else ''} without improvement"
+        span = pd.DataFrame({"from": [int(best["step"].iloc[0])], "to": [int(window["step"].max())], "label": [label]})
+        layers.insert(
+            0, alt.Chart(span).mark_rect(color=NEUTRAL, opacity=0.18).encode(x=alt.X("from:Q"), x2="to:Q", tooltip=["label:N"])
+        )
+        layers.append(
+            alt.Chart(span)
+            .mark_text(color=NEUTRAL, align="right", dx=-4, fontSize=11)
+            .encode(x="to:Q", y=alt.value(12), text="label:N")
+        )
+    series = ["validation metric", "best so far", "best checkpoint", "early stop"]
+    color = alt.Color(
+        "series:N", scale=alt.Scale(domain=series, range=["#4c78a8", "#54a24b", "#54a24b", "#f58518"]), legend=_legend()
+    )
+    shape = alt.Shape(
+        "series:N", scale=alt.Scale(domain=series, range=["circle", "stroke", "diamond", "cross"]), legend=_legend()
+    )
+    metric = alt.Chart(shown[cols])
+    layers.append(
+        metric.transform_calculate(series="'validation metric'")
+        .mark_line(strokeWidth=2, point=alt.OverlayMarkDef(filled=True, size=30))
+        .encode(x=x, y=y, color=color, tooltip=tips)
+    )
+    layers.append(
+        metric.transform_calculate(series="'best so far'")
+        .mark_line(strokeWidth=1.5, strokeDash=[6, 3], interpolate="step-after")
+        .encode(x=x, y=alt.Y("best_so_far:Q"), color=color)
+    )
+    stop = shown[shown["stop"]]
+    special = [best[cols].assign(series="best checkpoint"), stop[cols].assign(series="early stop")]
+    sp = pd.concat([s for s in special if len(s)], ignore_index=True) if any(len(s) for s in special) else None
+    # a hidden point per series keeps the merged legend's shapes complete
+    legend_rows = pd.DataFrame({"series": series, "value": np.nan, "step": np.nan})
+    layers.append(alt.Chart(legend_rows).mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape))
+    if sp is not None:
+        layers.append(
+            alt.Chart(sp)
+            .mark_point(size=200, filled=True, opacity=1)
+            .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *tips])
+        )
+    sub = f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else f"{len(table):,} evaluations"
+    return alt.layer(*layers).properties(
+        width="container",
+        height=240,
+        description=desc,
+        title=_title("Early stopping: the validation metric at each evaluation", f"{sub}; {_epoch_caption(plan)}"),
+    )
+
+
+def describe_early_stopping(plan: Plan, table: pd.DataFrame) -> str:
+    es = plan.early_stop
+    n = len(plan.evaluations)
+    text = f"Early stopping: {n:,} evaluations"
+    if es is None:
+        return text + "; early stopping is off."
+    if es.best_eval_index is not None:
+        i = es.best_eval_index
+        row = table[table["index"] == i]
+        if len(row):
+            text += f"; best metric {row['value'].iloc[0]:.4g} at evaluation {i:,} (from 0), step {int(row['step'].iloc[0]):,}, epoch {int(row['epoch'].iloc[0]):,}"
+    if es.stopped:
+        text += f"; patience {plan.setup.patience} ran out: training stopped at step {es.stop_global_step:,} in epoch {es.stop_epoch:,}"
+    elif es.metrics_ran_out_at is not None:
+        text += f"; the metric values ran out at evaluation {es.metrics_ran_out_at:,}"
+    else:
+        text += f"; patience {plan.setup.patience} never ran out, training ran to step {es.stop_global_step:,}"
+    return text + "."
