@@ -117,6 +117,8 @@ def chart_html(chart, title: str = "epochsteps chart", caption: str = "") -> str
 body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }}
 h1 {{ font-size: 1.2rem; }}
 .caption {{ max-width: 60rem; }}
+/* vega-embed makes its div inline-block, which gives width "container" charts 0 px */
+#chart.vega-embed {{ display: block; width: 100%; max-width: 60rem; }}
 </style>
 <script>{bundle}</script>
 </head>
