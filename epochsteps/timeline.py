@@ -344,7 +344,10 @@ def inside_epoch(plan: Plan, epoch: int = 1, budget: int | None = None, runs: in
         rows.append(("dropped remainder", 0, 0, end, end + dropped, 0))
         end += dropped
     unreached = n - (seen - dup) - dropped
-    if unreached > 0:
+    if unreached > 0 and ran == plan.nominal_batches[e] and sched.drops_remainder:
+        # a loader with no batch at all: the whole dataset is the remainder
+        rows.append(("dropped remainder", 0, 0, end, end + unreached, 0))
+    elif unreached > 0:
         rows.append(("not run", ran + 1, int(plan.nominal_batches[e]), end, end + unreached, b))
     if dup:
         rows.append(("padding duplicates", 0, 0, seen - dup, seen, 0))
