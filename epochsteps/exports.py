@@ -136,26 +136,44 @@ vegaEmbed("#chart", JSON.parse(document.getElementById("spec").textContent), {_s
 
 
 # -- tables ------------------------------------------------------------------------
-def epoch_table(plan: Plan) -> pd.DataFrame:
+def epoch_table(plan: Plan, max_rows: int | None = None) -> pd.DataFrame:
     """One row per epoch that started: where its optimizer steps fall and what it used.
 
-    O(epochs): a run of 10^13 steps is still at most 10^6 rows.
+    With more than `max_rows` epochs, consecutive epochs that are alike in every column
+    share one row (`epoch` to `epoch_last`, `epochs` of them; per-epoch values, global
+    steps of the first and last epoch): exact, and a million identical epochs are one row.
     """
     n = plan.epochs_started
     evals = np.bincount(plan.evaluations.epoch, minlength=n)[:n] if len(plan.evaluations) else np.zeros(n, dtype=np.int64)
-    last = pd.array([None if v < 0 else int(v) for v in plan.last_batch_sizes], dtype="Int64")
+    sizes = plan.last_batch_sizes
+    per_epoch = {
+        "batches_per_device": plan.batches,
+        "last_batch_size": pd.arrays.IntegerArray(np.maximum(sizes, 0), sizes < 0),
+        "optimizer_steps": plan.steps,
+        "samples_seen": plan.samples_per_epoch,
+        "samples_dropped": plan.dropped_per_epoch,
+        "completed": plan.completed,
+        "evaluations": evals,
+    }
+    first_step = np.where(plan.steps > 0, plan.epoch_start_global_steps + 1, 0)
+    last_step = np.where(plan.steps > 0, plan.epoch_end_global_steps, 0)
+    if max_rows is None or n <= max_rows:
+        return pd.DataFrame({"epoch": np.arange(1, n + 1), **per_epoch, "first_global_step": first_step, "last_global_step": last_step})
+    keys = [plan.batches, sizes, plan.steps, plan.samples_per_epoch, plan.dropped_per_epoch, plan.completed, evals]
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], n) - 1
     return pd.DataFrame(
         {
-            "epoch": np.arange(1, n + 1),
-            "batches_per_device": plan.batches,
-            "last_batch_size": last,
-            "optimizer_steps": plan.steps,
-            "first_global_step": np.where(plan.steps > 0, plan.epoch_start_global_steps + 1, 0),
-            "last_global_step": np.where(plan.steps > 0, plan.epoch_end_global_steps, 0),
-            "samples_seen": plan.samples_per_epoch,
-            "samples_dropped": plan.dropped_per_epoch,
-            "completed": plan.completed,
-            "evaluations": evals,
+            "epoch": starts + 1,
+            "epoch_last": ends + 1,
+            "epochs": ends - starts + 1,
+            **{name: values[starts] for name, values in per_epoch.items()},
+            "first_global_step": first_step[starts],
+            "last_global_step": last_step[ends],
         }
     )
 
@@ -164,9 +182,12 @@ def table_csv(table: pd.DataFrame) -> bytes:
     return table.to_csv(index=False).encode("utf-8")
 
 
-def epochs_csv(plan: Plan) -> bytes:
-    """Exact, one row per epoch."""
-    return table_csv(epoch_table(plan))
+MAX_EPOCH_ROWS = 10_000  # beyond this, alike epochs share a row in epochs.csv
+
+
+def epochs_csv(plan: Plan, max_rows: int | None = MAX_EPOCH_ROWS) -> bytes:
+    """Exact, one row per epoch (alike epochs grouped beyond `max_rows`)."""
+    return table_csv(epoch_table(plan, max_rows))
 
 
 def steps_csv(plan: Plan) -> bytes:

@@ -118,6 +118,20 @@ def test_epoch_table_adds_up_to_the_plan():
         assert list(back.columns) == list(table.columns) and len(back) == len(table)
 
 
+def test_many_epochs_group_alike_epochs_exactly():
+    huge = make_plan(Setup(dataset_size=10**12, batch_size=1, epochs=10**6))
+    table = exports.epoch_table(huge, max_rows=10_000)
+    assert len(table) == 1 and table["epochs"].iloc[0] == 10**6
+    assert table["last_global_step"].iloc[-1] == huge.total_optimizer_steps == 10**18
+    plan = make_plan(Setup(dataset_size=1_000, batch_size=64, epochs=20, max_steps=250, eval_every_steps=7))
+    grouped, full = exports.epoch_table(plan, max_rows=3), exports.epoch_table(plan)
+    assert 3 < len(grouped) < len(full) == plan.epochs_started
+    assert grouped["epochs"].sum() == plan.epochs_started
+    for col in ("optimizer_steps", "samples_seen", "evaluations"):
+        assert (grouped[col] * grouped["epochs"]).sum() == full[col].sum()
+    assert (grouped["epoch"].iloc[1:].to_numpy() == grouped["epoch_last"].iloc[:-1].to_numpy() + 1).all()
+
+
 def test_max_steps_table_shows_the_cut_epoch():
     table = exports.epoch_table(make_plan(Setup(dataset_size=10_000, batch_size=100, epochs=10, max_steps=250)))
     assert table["optimizer_steps"].tolist() == [100, 100, 50]
