@@ -10,7 +10,9 @@ every number written equals the plan's. Pure Python; no Streamlit, no Altair.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +36,13 @@ SHORT_NAMES = {
     "lightning": "Lightning",
     "keras": "Keras fit",
 }
-DEFAULT_EPOCHS = {"pytorch": 1, "pytorch-flush": 1, "hf": hf_rules.DEFAULT_EPOCHS, "lightning": lightning_rules.DEFAULT_MAX_EPOCHS, "keras": keras_rules.DEFAULT_EPOCHS}
+DEFAULT_EPOCHS = {
+    "pytorch": 1,
+    "pytorch-flush": 1,
+    "hf": hf_rules.DEFAULT_EPOCHS,
+    "lightning": lightning_rules.DEFAULT_MAX_EPOCHS,
+    "keras": keras_rules.DEFAULT_EPOCHS,
+}
 
 GLOSSARY: dict[str, str] = {
     "epoch": "One pass over the training data (each device's shard of it). With max_steps or a fractional epoch count the last epoch can stop part way.",
@@ -145,20 +153,56 @@ def formula_terms(plan: Plan) -> list[Term]:
     if fw == "keras":
         per_pass = loading.keras_arrays(N, B).batches
         if s.steps_per_epoch is not None and s.steps_per_epoch < per_pass:
-            terms.append(Term("batches_per_pass", "batches per pass", _ceil(N, B), per_pass, "Keras keeps the last, short batch."))
+            terms.append(
+                Term("batches_per_pass", "batches per pass", _ceil(N, B), per_pass, "Keras keeps the last, short batch.")
+            )
         else:
             terms.append(Term("batches_per_epoch", "batches per epoch", _ceil(N, B), L, "Keras keeps the last, short batch."))
     elif W > 1 and fw == "hf":
         global_batches = loading.torch_dataloader(N, B, s.drop_last).batches
-        terms.append(Term("global_batches", "global batches", rounding(N, B), global_batches, "The Trainer (accelerate) cuts the data into batches first."))
-        remark = "Whole batches are dealt to the devices" + ("; the leftover ones are dropped." if s.drop_last else "; the last round is topped up from the start of the data.")
+        terms.append(
+            Term(
+                "global_batches",
+                "global batches",
+                rounding(N, B),
+                global_batches,
+                "The Trainer (accelerate) cuts the data into batches first.",
+            )
+        )
+        remark = "Whole batches are dealt to the devices" + (
+            "; the leftover ones are dropped." if s.drop_last else "; the last round is topped up from the start of the data."
+        )
         terms.append(Term("batches_per_epoch", "batches per device", rounding(global_batches, W), L, remark))
     elif W > 1:
         per_device = -(-N // W)
-        terms.append(Term("samples_per_device", "samples per device", _ceil(N, W), per_device, "DistributedSampler pads every device to the same share."))
-        terms.append(Term("batches_per_epoch", "batches per device", rounding(per_device, B), L, "drop_last drops the short batch." if s.drop_last else "The last batch may be short."))
+        terms.append(
+            Term(
+                "samples_per_device",
+                "samples per device",
+                _ceil(N, W),
+                per_device,
+                "DistributedSampler pads every device to the same share.",
+            )
+        )
+        terms.append(
+            Term(
+                "batches_per_epoch",
+                "batches per device",
+                rounding(per_device, B),
+                L,
+                "drop_last drops the short batch." if s.drop_last else "The last batch may be short.",
+            )
+        )
     else:
-        terms.append(Term("batches_per_epoch", "batches per epoch", rounding(N, B), L, "drop_last drops the short batch." if s.drop_last else "The last batch may be short."))
+        terms.append(
+            Term(
+                "batches_per_epoch",
+                "batches per epoch",
+                rounding(N, B),
+                L,
+                "drop_last drops the short batch." if s.drop_last else "The last batch may be short.",
+            )
+        )
 
     total = plan.planned_optimizer_steps
     epochs = _resolved_epochs(s)
@@ -170,28 +214,54 @@ def formula_terms(plan: Plan) -> list[Term]:
         expression = " + ".join(rf"{tex(int(counts[i]))} \times {tex(int(values[i]))}" for i in order)
         micro = int(batches.sum())
         run_remark = f"{_plural(len(batches), 'epoch')}{default_note}" + (
-            "; the data iterator is not restarted between epochs, so an epoch takes at most steps_per_epoch batches" if s.steps_per_epoch else ""
+            "; the data iterator is not restarted between epochs, so an epoch takes at most steps_per_epoch batches"
+            if s.steps_per_epoch
+            else ""
         )
         if A == 1:
             terms.append(Term("total_steps", "total steps", expression, total, run_remark + "; one optimizer step per batch."))
         else:
             terms.append(Term("batches_in_run", "batches in the run", expression, micro, run_remark + "."))
             terms.append(
-                Term("total_steps", "total steps", _floor(micro, A), total, "Accumulation windows run across epoch ends; a leftover at the very end is never applied.")
+                Term(
+                    "total_steps",
+                    "total steps",
+                    _floor(micro, A),
+                    total,
+                    "Accumulation windows run across epoch ends; a leftover at the very end is never applied.",
+                )
             )
     elif L == 0 and fw in ("hf", "lightning"):
-        remark = "No batch reaches a device: one empty epoch, no step." if fw == "hf" else "No training batches: Lightning starts no epoch."
+        remark = (
+            "No batch reaches a device: one empty epoch, no step."
+            if fw == "hf"
+            else "No training batches: Lightning starts no epoch."
+        )
         terms.append(Term("total_steps", "total steps", "", total, remark))
     else:
         U = steps_per_full_epoch(plan)
         if A == 1:
             terms.append(Term("steps_per_epoch", "steps per epoch", "", U, "One optimizer step per batch."))
         elif fw == "pytorch":
-            terms.append(Term("steps_per_epoch", "steps per epoch", _floor(L, A), U, f"The `(i + 1) % {A}` loop never steps a leftover window."))
+            terms.append(
+                Term(
+                    "steps_per_epoch",
+                    "steps per epoch",
+                    _floor(L, A),
+                    U,
+                    f"The `(i + 1) % {A}` loop never steps a leftover window.",
+                )
+            )
         else:
-            terms.append(Term("steps_per_epoch", "steps per epoch", _ceil(L, A), U, "The last, short window of each epoch also steps."))
+            terms.append(
+                Term("steps_per_epoch", "steps per epoch", _ceil(L, A), U, "The last, short window of each epoch also steps.")
+            )
         if fw == "hf" and s.max_steps is not None:
-            remark = f"max_steps overrides num_train_epochs={fmt(s.epochs)}." if s.epochs is not None else "max_steps sets the length of the run."
+            remark = (
+                f"max_steps overrides num_train_epochs={fmt(s.epochs)}."
+                if s.epochs is not None
+                else "max_steps sets the length of the run."
+            )
             terms.append(Term("total_steps", "total steps", "", total, remark))
         elif epochs is None:
             terms.append(Term("total_steps", "total steps", "", total, "max_steps sets the length of the run (no epoch limit)."))
@@ -199,14 +269,30 @@ def formula_terms(plan: Plan) -> list[Term]:
             product = rf"{tex(epochs)} \times {tex(U)}"
             if fw == "hf" and epochs != int(epochs):
                 product = rf"\left\lceil {product} \right\rceil"
-            remark = f"{fmt(epochs)} epochs{default_note}"
+            remark = f"{fmt(epochs)} epoch{'' if epochs == 1 else 's'}{default_note}"
             if s.max_steps is not None:
-                terms.append(Term("total_steps", "total steps", rf"\min({tex(s.max_steps)}, {product})", total, remark + ", or max_steps if it comes first."))
+                terms.append(
+                    Term(
+                        "total_steps",
+                        "total steps",
+                        rf"\min({tex(s.max_steps)}, {product})",
+                        total,
+                        remark + ", or max_steps if it comes first.",
+                    )
+                )
             else:
                 terms.append(Term("total_steps", "total steps", product, total, remark + "."))
     es = plan.early_stop
     if es is not None and es.stopped:
-        terms.append(Term("stop_step", "early stop at step", "", plan.total_optimizer_steps, f"Early stopping ends the run in epoch {fmt(es.stop_epoch)}."))
+        terms.append(
+            Term(
+                "stop_step",
+                "early stop at step",
+                "",
+                plan.total_optimizer_steps,
+                f"Early stopping ends the run in epoch {fmt(es.stop_epoch)}.",
+            )
+        )
     return terms
 
 
@@ -239,6 +325,14 @@ def _full_epoch_mask(plan: Plan) -> np.ndarray:
     return sched.batches == sched.nominal_batches
 
 
+def _batches_per_pass(plan: Plan) -> int:
+    """Batches in one pass over the data (Keras' steps_per_epoch can make an epoch shorter)."""
+    s = plan.setup
+    if s.framework == "keras":
+        return loading.keras_arrays(s.dataset_size, s.batch_size).batches
+    return plan.batches_per_epoch_full
+
+
 def metric_cards(plan: Plan) -> list[Card]:
     s = plan.setup
     sched = plan.schedule
@@ -263,7 +357,11 @@ def metric_cards(plan: Plan) -> list[Card]:
         steps_value = fmt(steps_per_full_epoch(plan))
     else:  # pragma: no cover - Keras epochs always run in full before early stopping
         steps_value = _range_text(sched.steps)
-    steps_help = "One optimizer step = one parameter update" + (f"; with accumulation {fmt(s.grad_accum)} it takes {fmt(s.grad_accum)} batches." if s.grad_accum > 1 else "; here one per batch.")
+    steps_help = "One optimizer step = one parameter update" + (
+        f"; with accumulation {fmt(s.grad_accum)} it takes {fmt(s.grad_accum)} batches."
+        if s.grad_accum > 1
+        else "; here one per batch."
+    )
     if steps_value.startswith("varies") and s.framework == "keras" and s.grad_accum > 1:
         steps_help += " Keras' accumulation windows run across epoch ends, so the count per epoch varies."
     if plan.epochs_started and not plan.completed[-1] and plan.batches[-1] > 0:
@@ -288,19 +386,24 @@ def metric_cards(plan: Plan) -> list[Card]:
     if plan.samples_duplicated:
         seen_help += f"; {fmt(plan.samples_duplicated)} of them are padding repeats so every device gets the same share"
     cards.append(Card("Samples seen", fmt(plan.samples_seen), seen_help + "."))
-    dropped_help = "Samples a finished epoch never used (drop_last, or uneven sharding)." if plan.samples_dropped else (
-        "Nothing is dropped." if not s.drop_last else "drop_last is on, but the batches divide the data evenly."
-    )
+    if plan.samples_dropped:
+        dropped_help = "Samples a finished epoch never used (drop_last, or uneven sharding)."
+    elif not plan.completed.any():
+        dropped_help = "No epoch finished, so no sample counts as dropped."
+    else:
+        dropped_help = "Nothing is dropped." if not s.drop_last else "drop_last is on, but the batches divide the data evenly."
     cards.append(Card("Samples dropped", fmt(plan.samples_dropped), dropped_help))
 
     last = sched.last_batch_size if L else 0
     if not L:
-        cards.append(Card("Size of the last batch", "none", "There is no batch: the data is smaller than one batch with drop_last on."))
+        cards.append(
+            Card("Size of the last batch", "none", "There is no batch: the data is smaller than one batch with drop_last on.")
+        )
     else:
         if s.drop_last:
             last_help = "drop_last keeps only full batches."
         elif last < s.batch_size:
-            last_help = f"{fmt(last)} = what is left after {fmt(L - 1)} full batches{per_device}."
+            last_help = f"{fmt(last)} = what is left after {fmt(_batches_per_pass(plan) - 1)} full batches{per_device}."
         elif s.framework == "hf" and s.devices > 1:
             last_help = "accelerate tops the last round of batches up from the start of the data, so every batch is full."
         else:
@@ -353,17 +456,27 @@ def takeaways(plan: Plan) -> list[str]:
     L = plan.batches_per_epoch_full
     out = []
     n_epochs = len(sched.batches)
-    if L:
+    per_pass = _batches_per_pass(plan)
+    run = f"{_plural(n_epochs, 'epoch')} make{'s' if n_epochs == 1 else ''} {_plural(plan.planned_optimizer_steps, 'optimizer step')}."
+    if per_pass != L:
+        out.append(
+            f"{fmt(s.dataset_size)} samples in batches of {fmt(s.batch_size)} make {_plural(per_pass, 'batch', 'batches')} per pass over the data; "
+            f"with steps_per_epoch={fmt(s.steps_per_epoch)} an epoch takes at most {fmt(s.steps_per_epoch)} of them, and {run}"
+        )
+    elif L:
         out.append(
             f"{fmt(s.dataset_size)} samples in batches of {fmt(s.batch_size)}"
             + (f" on {fmt(s.devices)} devices" if s.devices > 1 else "")
-            + f" make {_plural(L, 'batch', 'batches')} per epoch{' per device' if s.devices > 1 else ''}; "
-            + f"{_plural(n_epochs, 'epoch')} make {_plural(plan.planned_optimizer_steps, 'optimizer step')}."
+            + f" make {_plural(L, 'batch', 'batches')} per epoch{' per device' if s.devices > 1 else ''}; {run}"
         )
     elif s.framework == "lightning":
-        out.append(f"{fmt(s.dataset_size)} samples do not fill one batch of {fmt(s.batch_size)} with drop_last on: Lightning finds no training batches and starts no epoch.")
+        out.append(
+            f"{fmt(s.dataset_size)} samples do not fill one batch of {fmt(s.batch_size)} with drop_last on: Lightning finds no training batches and starts no epoch."
+        )
     else:
-        out.append(f"{fmt(s.dataset_size)} samples do not fill one batch of {fmt(s.batch_size)} with drop_last on: no optimizer step is ever taken.")
+        out.append(
+            f"{fmt(s.dataset_size)} samples do not fill one batch of {fmt(s.batch_size)} with drop_last on: no optimizer step is ever taken."
+        )
 
     if s.devices > 1 and L:
         out.append(
@@ -379,7 +492,10 @@ def takeaways(plan: Plan) -> list[str]:
             f"{_plural(plan.samples_dropped, 'sample')} over {_plural(completed, 'epoch')}."
         )
     elif L and not s.drop_last and 0 < sched.last_batch_size < s.batch_size:
-        out.append(f"The last batch of each epoch holds only {fmt(sched.last_batch_size)} of {fmt(s.batch_size)} samples{' on each device' if s.devices > 1 else ''}; it still counts as a batch.")
+        where = "pass over the data" if per_pass != L else "epoch"
+        out.append(
+            f"The last batch of each {where} holds only {fmt(sched.last_batch_size)} of {fmt(s.batch_size)} samples{' on each device' if s.devices > 1 else ''}; it still counts as a batch."
+        )
 
     if plan.samples_duplicated:
         per_epoch = int(plan.duplicated_per_epoch[0])
@@ -395,7 +511,9 @@ def takeaways(plan: Plan) -> list[str]:
             tail = int(sched.batches.sum()) % A
             steps = sched.steps
             varies = steps.min() != steps.max()
-            sentence = "Keras' accumulation windows run across epoch ends" + (f", so the steps per epoch vary ({fmt(int(steps.min()))}-{fmt(int(steps.max()))})" if varies else "")
+            sentence = "Keras' accumulation windows run across epoch ends" + (
+                f", so the steps per epoch vary ({fmt(int(steps.min()))}-{fmt(int(steps.max()))})" if varies else ""
+            )
             if tail == 1:
                 sentence += f"; the run's last batch never completes a window of {fmt(A)}, so its gradient is never applied."
             elif tail:
@@ -409,7 +527,9 @@ def takeaways(plan: Plan) -> list[str]:
                 f"so an epoch has {_plural(L // A, 'step')}, not {fmt(-(-L // A))}, and their gradients leak into the next epoch's first step."
             )
         elif leftover:
-            out.append(f"Each epoch ends with a short window of {_plural(leftover, 'batch', 'batches')} (not {fmt(A)}); it still takes a step, so an epoch has {_plural(-(-L // A), 'step')}.")
+            out.append(
+                f"Each epoch ends with a short window of {_plural(leftover, 'batch', 'batches')} (not {fmt(A)}); it still takes a step, so an epoch has {_plural(-(-L // A), 'step')}."
+            )
 
     epochs = _resolved_epochs(s)
     if s.max_steps is not None and L and s.framework != "keras":
@@ -427,11 +547,17 @@ def takeaways(plan: Plan) -> list[str]:
                 f"{fmt(s.max_steps)} of the {fmt(by_epochs)} steps the epochs would give."
             )
         elif by_epochs is not None and s.max_steps > by_epochs:
-            out.append(f"max_steps={fmt(s.max_steps)} is never reached: the {_plural(n_epochs, 'epoch')} end at step {fmt(by_epochs)}.")
+            out.append(
+                f"max_steps={fmt(s.max_steps)} is never reached: the {_plural(n_epochs, 'epoch')} end at step {fmt(by_epochs)}."
+            )
         elif epochs is None:
-            out.append(f"max_steps={fmt(s.max_steps)} alone sets the length: the run ends in epoch {fmt(n_epochs)}, at {_epochs_text(position)}.")
+            out.append(
+                f"max_steps={fmt(s.max_steps)} alone sets the length: the run ends in epoch {fmt(n_epochs)}, at {_epochs_text(position)}."
+            )
     elif s.framework == "hf" and s.epochs is not None and s.epochs != int(s.epochs) and L:
-        out.append(f"num_train_epochs={fmt(s.epochs)} runs {_plural(n_epochs, 'epoch')}; the last stops after {_plural(int(sched.steps[-1]), 'step')}, at {_epochs_text(_epoch_position(plan))}.")
+        out.append(
+            f"num_train_epochs={fmt(s.epochs)} runs {_plural(n_epochs, 'epoch')}; the last stops after {_plural(int(sched.steps[-1]), 'step')}, at {_epochs_text(_epoch_position(plan))}."
+        )
 
     cadence = _cadence_sentence(plan)
     if cadence:
@@ -454,9 +580,13 @@ def takeaways(plan: Plan) -> list[str]:
                 f"Only {_plural(len(s.metrics), 'metric value')} for {_plural(len(ev), 'evaluation')}: early stopping is replayed up to there and does not fire{best}."
             )
         else:
-            out.append(f"Early stopping (patience {fmt(s.patience)}) never fires: all {fmt(plan.planned_optimizer_steps)} steps run{best}.")
+            out.append(
+                f"Early stopping (patience {fmt(s.patience)}) never fires: all {fmt(plan.planned_optimizer_steps)} steps run{best}."
+            )
         if s.framework == "keras" and s.start_from_epoch:
-            out.append(f"start_from_epoch={fmt(s.start_from_epoch)}: Keras ignores the metric in the first {_plural(s.start_from_epoch, 'epoch')}.")
+            out.append(
+                f"start_from_epoch={fmt(s.start_from_epoch)}: Keras ignores the metric in the first {_plural(s.start_from_epoch, 'epoch')}."
+            )
     return out
 
 
@@ -496,7 +626,12 @@ def _candidates(plan: Plan) -> list[tuple[str, dict]]:
     if es is not None and es.stopped and s.patience is not None:
         out.append((f"Raise patience from {fmt(s.patience)} to {fmt(s.patience + 2)}.", {"patience": s.patience + 2}))
     if s.framework == "pytorch" and L and L % s.grad_accum:
-        out.append(("Switch the convention to pytorch-flush (step the leftover window at the end of each epoch).", {"framework": "pytorch-flush"}))
+        out.append(
+            (
+                "Switch the convention to pytorch-flush (step the leftover window at the end of each epoch).",
+                {"framework": "pytorch-flush"},
+            )
+        )
     if s.framework != "keras" and not s.drop_last and 0 < plan.schedule.last_batch_size < s.batch_size:
         out.append(("Turn drop_last on.", {"drop_last": True}))
     if s.drop_last and plan.samples_dropped:
@@ -511,7 +646,24 @@ def _candidates(plan: Plan) -> list[tuple[str, dict]]:
     return out
 
 
+_TRY_CACHE: OrderedDict[Setup, tuple[str, str, dict] | None] = OrderedDict()
+
+
 def _try(plan: Plan) -> tuple[str, str, dict] | None:
+    """The first candidate change that is valid and changes a number (cached: try_this and
+    try_this_change ask for the same setup in one rerun)."""
+    key = plan.setup
+    if key in _TRY_CACHE:
+        _TRY_CACHE.move_to_end(key)
+        return _TRY_CACHE[key]
+    found = _first_try(plan)
+    _TRY_CACHE[key] = found
+    while len(_TRY_CACHE) > 16:
+        _TRY_CACHE.popitem(last=False)
+    return found
+
+
+def _first_try(plan: Plan) -> tuple[str, str, dict] | None:
     for prompt, change in _candidates(plan):
         try:
             other = make_plan(plan.setup.replace(**change))
@@ -522,9 +674,8 @@ def _try(plan: Plan) -> tuple[str, str, dict] | None:
             continue
         if "patience" in change and other.early_stop is not None:
             es = other.early_stop
-            prediction = (
-                f"training ends at step {fmt(es.stop_global_step)} instead of {fmt(plan.total_optimizer_steps)}"
-                + ("" if es.stopped else " (early stopping no longer fires)")
+            prediction = f"training ends at step {fmt(es.stop_global_step)} instead of {fmt(plan.total_optimizer_steps)}" + (
+                "" if es.stopped else " (early stopping no longer fires)"
             )
         return prompt, f"Prediction: {prediction}.", change
     return None
@@ -534,7 +685,9 @@ def try_this(plan: Plan) -> TryThis:
     """One prompt that changes one control, with the change the core predicts."""
     found = _try(plan)
     if found is None:
-        return TryThis("Change the batch size and watch the total optimizer steps.", "Prediction: fewer, larger batches mean fewer steps.")
+        return TryThis(
+            "Change the batch size and watch the total optimizer steps.", "Prediction: fewer, larger batches mean fewer steps."
+        )
     return TryThis(found[0], found[1])
 
 
@@ -557,7 +710,19 @@ class Translation:
     adapted: frozenset[str] = frozenset()  # kinds of adaptation behind the notes (for `differences`)
 
 
-_UNIVERSAL = ("dataset_size", "batch_size", "epochs", "max_steps", "grad_accum", "devices", "drop_last", "patience", "min_delta", "mode", "metrics")
+_UNIVERSAL = (
+    "dataset_size",
+    "batch_size",
+    "epochs",
+    "max_steps",
+    "grad_accum",
+    "devices",
+    "drop_last",
+    "patience",
+    "min_delta",
+    "mode",
+    "metrics",
+)
 
 
 def _cadence(setup: Setup, source_plan: Plan | None):
@@ -581,7 +746,12 @@ def _cadence(setup: Setup, source_plan: Plan | None):
             return ("batches", int(vci), n is not None)
         return ("fraction", float(vci), n or 1)
     v = setup.validation_freq
-    return ("epoch_list", v) if isinstance(v, tuple) else ("epoch", v)
+    if isinstance(v, tuple):
+        return ("epoch_list", v)
+    per_pass = loading.keras_arrays(setup.dataset_size, setup.batch_size).batches
+    if setup.steps_per_epoch is not None and setup.steps_per_epoch < per_pass:
+        return ("batches", v * setup.steps_per_epoch, False)  # a Keras "epoch" here is steps_per_epoch batches
+    return ("epoch", v)
 
 
 def _steps_per_epoch_of(values: dict, fw: str) -> int | None:
@@ -626,7 +796,12 @@ def _apply_cadence(values: dict, fw: str, cadence, notes: list[tuple[str, str]])
             U = _steps_per_epoch_of(values, fw)
             if U:
                 values["eval_every_steps"] = n * U
-                notes.append(("eval_steps_epoch", f"evaluates every {_plural(n * U, 'step')} (= {'once per epoch' if n == 1 else f'every {fmt(n)} epochs'})."))
+                notes.append(
+                    (
+                        "eval_steps_epoch",
+                        f"evaluates every {_plural(n * U, 'step')} (= {'once per epoch' if n == 1 else f'every {fmt(n)} epochs'}).",
+                    )
+                )
             elif values.get("patience") is not None:
                 notes.append(("no_eval", "no whole number of steps matches an epoch here: no evaluation, so no early stopping."))
                 values["patience"], values["metrics"] = None, ()
@@ -637,7 +812,12 @@ def _apply_cadence(values: dict, fw: str, cadence, notes: list[tuple[str, str]])
         elif fw == "lightning":
             values["val_check_interval"] = k * A
             values["check_val_every_n_epoch"] = None
-            notes.append(("val_batches", f"val_check_interval counts batches: {fmt(k)} steps x {fmt(A)} = {fmt(k * A)}, counted across epochs (check_val_every_n_epoch=None)."))
+            notes.append(
+                (
+                    "val_batches",
+                    f"val_check_interval counts batches: {fmt(k)} steps x {fmt(A)} = {fmt(k * A)}, counted across epochs (check_val_every_n_epoch=None).",
+                )
+            )
         else:
             notes.append(("epoch_only_eval", "Keras validates only at epoch ends: once per epoch."))
     elif kind == "batches":
@@ -650,7 +830,7 @@ def _apply_cadence(values: dict, fw: str, cadence, notes: list[tuple[str, str]])
         else:
             steps = max(1, k // A)
             values["eval_every_steps"] = steps
-            notes.append(("eval_approx", f"val_check_interval={fmt(k)} batches ≈ every {_plural(steps, 'optimizer step')}."))
+            notes.append(("eval_approx", f"every {fmt(k)} batches ≈ every {_plural(steps, 'optimizer step')}."))
     elif kind == "fraction":
         f, n = cadence[1], cadence[2]
         if fw == "lightning":
@@ -663,7 +843,9 @@ def _apply_cadence(values: dict, fw: str, cadence, notes: list[tuple[str, str]])
             if U:
                 steps = max(1, int(U * f))
                 values["eval_every_steps"] = steps
-                notes.append(("eval_approx", f"val_check_interval={fmt(f)} of an epoch ≈ every {_plural(steps, 'optimizer step')}."))
+                notes.append(
+                    ("eval_approx", f"val_check_interval={fmt(f)} of an epoch ≈ every {_plural(steps, 'optimizer step')}.")
+                )
 
 
 def translate(setup: Setup, framework: str) -> Translation:
@@ -674,16 +856,31 @@ def translate(setup: Setup, framework: str) -> Translation:
     get the evaluation cadence in their own terms; what a framework cannot express is
     adapted the way its users do, and each adaptation is said in a note.
     """
-    if framework == setup.framework:
-        try:
-            return Translation(framework, setup, (), make_plan(setup), None)
-        except SetupError as exc:
-            return Translation(framework, setup, (), None, str(exc))
-    source_plan = None
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}")
+    return _translations(setup)[FRAMEWORKS.index(framework)]
+
+
+def translations(setup: Setup) -> list[Translation]:
+    return list(_translations(setup))
+
+
+@lru_cache(maxsize=2)  # one page rerun asks for the table, the differences and the snippets of one setup
+def _translations(setup: Setup) -> tuple[Translation, ...]:
     try:
-        source_plan = make_plan(setup)
-    except SetupError:
-        pass
+        source_plan, refusal = make_plan(setup), None
+    except SetupError as exc:
+        source_plan, refusal = None, str(exc)
+    out = []
+    for framework in FRAMEWORKS:
+        if framework == setup.framework:
+            out.append(Translation(framework, setup, (), source_plan, refusal))
+        else:
+            out.append(_translate(setup, framework, source_plan))
+    return tuple(out)
+
+
+def _translate(setup: Setup, framework: str, source_plan: Plan | None) -> Translation:
     values = {name: getattr(setup, name) for name in _UNIVERSAL}
     values["framework"] = framework
     notes: list[tuple[str, str]] = []
@@ -694,13 +891,25 @@ def translate(setup: Setup, framework: str) -> Translation:
         if batches < loading.keras_arrays(setup.dataset_size, setup.batch_size).batches * len(source_plan.schedule.batches):
             values["max_steps"] = max(1, -(-batches // setup.grad_accum))
             values["epochs"] = None
-            notes.append(("steps_per_epoch", f"steps_per_epoch={fmt(setup.steps_per_epoch)} over {_plural(len(source_plan.schedule.batches), 'epoch')} = {fmt(batches)} batches: max_steps={fmt(values['max_steps'])}."))
+            notes.append(
+                (
+                    "steps_per_epoch",
+                    f"steps_per_epoch={fmt(setup.steps_per_epoch)} over {_plural(len(source_plan.schedule.batches), 'epoch')} = {fmt(batches)} batches: max_steps={fmt(values['max_steps'])}.",
+                )
+            )
     if framework == "keras":
         if values["devices"] > 1:
             global_batch = values["batch_size"] * values["devices"]
             if global_batch > MAX_BATCH_SIZE:
-                return Translation(framework, None, (), None, f"a global batch of {fmt(global_batch)} is more than {fmt(MAX_BATCH_SIZE)}")
-            notes.append(("global_batch", f"global batch_size = {fmt(values['batch_size'])} x {fmt(values['devices'])} devices = {fmt(global_batch)}."))
+                return Translation(
+                    framework, None, (), None, f"a global batch of {fmt(global_batch)} is more than {fmt(MAX_BATCH_SIZE)}"
+                )
+            notes.append(
+                (
+                    "global_batch",
+                    f"global batch_size = {fmt(values['batch_size'])} x {fmt(values['devices'])} devices = {fmt(global_batch)}.",
+                )
+            )
             values["batch_size"], values["devices"] = global_batch, 1
         if values["drop_last"]:
             notes.append(("no_drop_last", "no drop_last: the last, short batch is kept."))
@@ -710,9 +919,19 @@ def translate(setup: Setup, framework: str) -> Translation:
             needed = max(1, -(-values["max_steps"] * values["grad_accum"] // per_pass))
             if values["epochs"] is None or needed < values["epochs"]:
                 values["epochs"] = needed
-                notes.append(("no_max_steps", f"no max_steps: {_plural(needed, 'whole epoch')} instead of max_steps={fmt(values['max_steps'])}."))
+                notes.append(
+                    (
+                        "no_max_steps",
+                        f"no max_steps: {_plural(needed, 'whole epoch')} instead of max_steps={fmt(values['max_steps'])}.",
+                    )
+                )
             else:
-                notes.append(("no_max_steps", f"no max_steps (max_steps={fmt(values['max_steps'])} would not cut {_plural(int(values['epochs']), 'epoch')})."))
+                notes.append(
+                    (
+                        "no_max_steps",
+                        f"no max_steps (max_steps={fmt(values['max_steps'])} would not cut {_plural(int(values['epochs']), 'epoch')}).",
+                    )
+                )
             values["max_steps"] = None
     if framework != "hf" and values["epochs"] is not None and values["epochs"] != int(values["epochs"]):
         whole = math.ceil(values["epochs"])
@@ -724,7 +943,12 @@ def translate(setup: Setup, framework: str) -> Translation:
                 cap = max(1, math.ceil(values["epochs"] * U))
                 if values["max_steps"] is None or cap < values["max_steps"]:
                     values["max_steps"] = cap
-                notes.append(("whole_epochs", f"whole epochs only: epochs={fmt(whole)} with max_steps={fmt(values['max_steps'])} for {fmt(values['epochs'])} epochs."))
+                notes.append(
+                    (
+                        "whole_epochs",
+                        f"whole epochs only: epochs={fmt(whole)} with max_steps={fmt(values['max_steps'])} for {fmt(values['epochs'])} epochs.",
+                    )
+                )
             else:
                 notes.append(("whole_epochs", f"whole epochs only: {fmt(values['epochs'])} rounded up to {fmt(whole)}."))
         values["epochs"] = whole
@@ -769,14 +993,12 @@ def _with_schedule(source: Setup, adapted: Setup, plan: Plan) -> tuple[Setup, Pl
         warmup = max(1, int(warmup) // source.grad_accum)
         note = f"warmup in optimizer steps: {fmt(warmup)} (Keras counted {fmt(int(source.warmup_steps))} batches)."
     try:
-        with_lr = adapted.replace(lr_schedule=kind, lr=source.lr, warmup_steps=float(int(warmup)) if warmup >= 1 else float(warmup))
+        with_lr = adapted.replace(
+            lr_schedule=kind, lr=source.lr, warmup_steps=float(int(warmup)) if warmup >= 1 else float(warmup)
+        )
         return with_lr, make_plan(with_lr), note
     except SetupError as exc:
         return adapted, plan, f"learning-rate schedule not carried over: {exc}."
-
-
-def translations(setup: Setup) -> list[Translation]:
-    return [translate(setup, fw) for fw in FRAMEWORKS]
 
 
 TRANSLATOR_COLUMNS = (
@@ -791,7 +1013,16 @@ TRANSLATOR_COLUMNS = (
     "early stop",
     "note",
 )
-_COMPARED = ("batches per epoch", "steps per epoch", "total steps", "effective batch", "evaluations", "samples seen", "samples dropped", "early stop")
+_COMPARED = (
+    "batches per epoch",
+    "steps per epoch",
+    "total steps",
+    "effective batch",
+    "evaluations",
+    "samples seen",
+    "samples dropped",
+    "early stop",
+)
 
 
 def _steps_cell(plan: Plan) -> str:
@@ -828,7 +1059,9 @@ def translator(setup: Setup) -> pd.DataFrame:
             p = t.plan
             row = {
                 "convention": name,
-                "batches per epoch": _range_text(p.schedule.nominal_batches) if p.epochs_started else fmt(p.batches_per_epoch_full),
+                "batches per epoch": _range_text(p.schedule.nominal_batches)
+                if p.epochs_started
+                else fmt(p.batches_per_epoch_full),
                 "steps per epoch": _steps_cell(p),
                 "total steps": fmt(p.total_optimizer_steps),
                 "effective batch": fmt(p.effective_batch_size),
@@ -868,7 +1101,9 @@ def _reasons(t: Translation, column: str, by_framework: dict[str, Translation], 
     out = []
     if column in _COUNT_COLUMNS:
         if "global_batch" in t.adapted and column in ("planned steps", "batches per epoch"):
-            out.append((f"it takes the global batch of {fmt(s.batch_size)}", f"Keras takes the global batch of {fmt(s.batch_size)}"))
+            out.append(
+                (f"it takes the global batch of {fmt(s.batch_size)}", f"Keras takes the global batch of {fmt(s.batch_size)}")
+            )
         if "no_drop_last" in t.adapted and column != "evaluations":
             out.append(("it has no drop_last", "Keras has no drop_last"))
         if "no_max_steps" in t.adapted and column in ("planned steps", "evaluations"):
@@ -879,7 +1114,9 @@ def _reasons(t: Translation, column: str, by_framework: dict[str, Translation], 
             other = by_framework.get("lightning" if fw == "hf" else "hf")
             if other is not None and other.plan.batches_per_epoch_full != L:
                 if fw == "hf":
-                    phrase = "accelerate deals whole global batches to the devices" + ("" if s.drop_last else " and tops up the last round")
+                    phrase = "accelerate deals whole global batches to the devices" + (
+                        "" if s.drop_last else " and tops up the last round"
+                    )
                     out.append((phrase, "the HF Trainer's " + phrase))
                 elif fw in TORCH_LIKE:
                     phrase = "DistributedSampler splits the samples before each device batches its share"
@@ -897,10 +1134,17 @@ def _reasons(t: Translation, column: str, by_framework: dict[str, Translation], 
             out.append(("it evaluates only where you call it", "a hand-written loop evaluates only where you call it"))
         if "epoch_only_eval" in t.adapted:
             out.append(("it validates only at epoch ends", "Keras validates only at epoch ends"))
-        if "val_batches" in t.adapted or "eval_approx" in t.adapted:
-            out.append(("its cadence counts batches, not steps", f"{name}'s cadence counts batches, not steps"))
+        if "val_batches" in t.adapted:
+            out.append(
+                ("its val_check_interval counts batches, not steps", "Lightning's val_check_interval counts batches, not steps")
+            )
         if fw == "hf" and s.eval_every_steps is None and len(sched.batches) and sched.batches[-1] < sched.nominal_batches[-1]:
-            out.append(("it also evaluates at the end of the cut last epoch", "the HF Trainer also evaluates at the end of the cut last epoch"))
+            out.append(
+                (
+                    "it also evaluates at the end of the cut last epoch",
+                    "the HF Trainer also evaluates at the end of the cut last epoch",
+                )
+            )
         if fw == "hf" and s.eval_every_steps is not None and sched.lr_horizon and len(sched.evaluations):
             if p.planned_optimizer_steps % hf_rules.eval_steps(s.eval_every_steps, sched.lr_horizon):
                 out.append(("it also evaluates at the final step", "the HF Trainer also evaluates at the final step"))
@@ -927,7 +1171,12 @@ def differences(setup: Setup) -> list[str]:
         return []
     by_framework = {t.framework: t for t in good}
     early = any(t.plan.early_stop is not None for t in good)
-    unit = {"planned steps": "planned steps" if early else "steps", "batches per epoch": "batches per epoch", "evaluations": "evaluations", "samples dropped": "samples dropped"}
+    unit = {
+        "planned steps": "planned steps" if early else "steps",
+        "batches per epoch": "batches per epoch",
+        "evaluations": "evaluations",
+        "samples dropped": "samples dropped",
+    }
     out = []
     for column in ("planned steps", "batches per epoch", "evaluations", "samples dropped", "early stop"):
         cells: dict[str, list[Translation]] = {}
@@ -1016,7 +1265,9 @@ def _pytorch_snippet(s: Setup, plan: Plan | None) -> list[str]:
     if epochs is None:
         lines.append("import itertools")
     lines += ["import torch", "from torch.utils.data import DataLoader" + (", DistributedSampler" if W > 1 else ""), ""]
-    lines.append(f"# {fmt(s.dataset_size)} samples; effective batch {fmt(s.batch_size)} x {_plural(W, 'device')} x accumulation {fmt(A)} = {fmt(s.effective_batch_size)}")
+    lines.append(
+        f"# {fmt(s.dataset_size)} samples; effective batch {fmt(s.batch_size)} x {_plural(W, 'device')} x accumulation {fmt(A)} = {fmt(s.effective_batch_size)}"
+    )
     if W > 1:
         lines.append(f"# launch: torchrun --nproc_per_node={W} train.py (after torch.distributed.init_process_group)")
         lines.append("sampler = DistributedSampler(train_ds, shuffle=True)  # pads every device to ceil(N / devices) samples")
@@ -1024,7 +1275,9 @@ def _pytorch_snippet(s: Setup, plan: Plan | None) -> list[str]:
     else:
         lines.append(f"loader = DataLoader(train_ds, batch_size={_py(s.batch_size)}, shuffle=True, drop_last={s.drop_last})")
     if plan is not None:
-        lines.append(f"# len(loader) == {fmt(plan.batches_per_epoch_full)} batches per epoch" + (" on each device" if W > 1 else ""))
+        lines.append(
+            f"# len(loader) == {fmt(plan.batches_per_epoch_full)} batches per epoch" + (" on each device" if W > 1 else "")
+        )
     if epochs is not None:
         lines.append(f"epochs = {_py(int(epochs))}")
     if A > 1:
@@ -1035,11 +1288,18 @@ def _pytorch_snippet(s: Setup, plan: Plan | None) -> list[str]:
     if evaluates:
         lines.append(f"eval_every = {_py(int(s.eval_every_steps))}  # optimizer steps")
     if s.patience is not None and evaluates:
-        lines += [f"patience, min_delta = {_py(s.patience)}, {_py(float(s.min_delta))}", "best, bad_evals = " + ("math.inf" if s.mode == "min" else "-math.inf") + ", 0"]
+        lines += [
+            f"patience, min_delta = {_py(s.patience)}, {_py(float(s.min_delta))}",
+            "best, bad_evals = " + ("math.inf" if s.mode == "min" else "-math.inf") + ", 0",
+        ]
     lines.append(f"optimizer = torch.optim.AdamW(model.parameters(), lr={_py(base_lr(s))})")
     if s.lr_schedule is not None:
         total = plan.planned_optimizer_steps if plan is not None else 1
-        lines += [f"total_steps = {_py(total)}  # the optimizer steps this loop takes", f"warmup = {_py(int(s.warmup_steps))}", ""]
+        lines += [
+            f"total_steps = {_py(total)}  # the optimizer steps this loop takes",
+            f"warmup = {_py(int(s.warmup_steps))}",
+            "",
+        ]
         lines += _lr_lambda(s.lr_schedule, "")
         lines += ["", "scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)  # stepped once per optimizer step"]
     stops = []
@@ -1070,7 +1330,12 @@ def _pytorch_snippet(s: Setup, plan: Plan | None) -> list[str]:
         lines.append(ind + "    metric = evaluate(model)  # your validation pass")
         if s.patience is not None:
             better = "metric < best - min_delta" if s.mode == "min" else "metric > best + min_delta"
-            lines += [ind + f"    if {better}:", ind + "        best, bad_evals = metric, 0", ind + "    else:", ind + "        bad_evals += 1"]
+            lines += [
+                ind + f"    if {better}:",
+                ind + "        best, bad_evals = metric, 0",
+                ind + "    else:",
+                ind + "        bad_evals += 1",
+            ]
     if stops:
         lines += [ind + f"if {' or '.join(stops)}:", ind + "    break"]
         lines += [f"    if {' or '.join(stops)}:", "        break"]
@@ -1080,12 +1345,23 @@ def _pytorch_snippet(s: Setup, plan: Plan | None) -> list[str]:
 
 
 def _hf_snippet(s: Setup, plan: Plan | None) -> list[str]:
-    lines = ["from transformers import " + ("EarlyStoppingCallback, " if s.patience is not None else "") + "Trainer, TrainingArguments", ""]
+    lines = [
+        "from transformers import "
+        + ("EarlyStoppingCallback, " if s.patience is not None else "")
+        + "Trainer, TrainingArguments",
+        "",
+    ]
     if s.devices > 1:
         lines.append(f"# launch: torchrun --nproc_per_node={s.devices} train.py")
-    args = ['output_dir="out"', f"per_device_train_batch_size={_py(s.batch_size)}", f"gradient_accumulation_steps={_py(s.grad_accum)}"]
+    args = [
+        'output_dir="out"',
+        f"per_device_train_batch_size={_py(s.batch_size)}",
+        f"gradient_accumulation_steps={_py(s.grad_accum)}",
+    ]
     if s.epochs is not None:
-        args.append(f"num_train_epochs={_py(s.epochs)}" + ("  # ignored: max_steps overrides it" if s.max_steps is not None else ""))
+        args.append(
+            f"num_train_epochs={_py(s.epochs)}" + ("  # ignored: max_steps overrides it" if s.max_steps is not None else "")
+        )
     elif s.max_steps is None:
         args.append(f"num_train_epochs={_py(hf_rules.DEFAULT_EPOCHS)}  # the default")
     if s.max_steps is not None:
@@ -1097,7 +1373,10 @@ def _hf_snippet(s: Setup, plan: Plan | None) -> list[str]:
             args.append('save_strategy="epoch"')
     else:
         every = _py(int(s.eval_every_steps) if s.eval_every_steps >= 1 else float(s.eval_every_steps))
-        args += ['eval_strategy="steps"', f"eval_steps={every}" + ("  # a ratio of the total steps" if s.eval_every_steps < 1 else "")]
+        args += [
+            'eval_strategy="steps"',
+            f"eval_steps={every}" + ("  # a ratio of the total steps" if s.eval_every_steps < 1 else ""),
+        ]
         if s.patience is not None:
             args += ['save_strategy="steps"', f"save_steps={every}"]
     args.append(f"learning_rate={_py(base_lr(s))}")
@@ -1108,13 +1387,25 @@ def _hf_snippet(s: Setup, plan: Plan | None) -> list[str]:
             args.append(f"warmup_steps={_py(warmup)}" + ("  # a ratio of the total steps" if s.warmup_steps < 1 else ""))
     if s.patience is not None:
         metric, greater = _monitor(s)
-        args += ["load_best_model_at_end=True", f'metric_for_best_model="eval_{metric.removeprefix("val_")}"', f"greater_is_better={greater}"]
+        args += [
+            "load_best_model_at_end=True",
+            f'metric_for_best_model="eval_{metric.removeprefix("val_")}"',
+            f"greater_is_better={greater}",
+        ]
     lines.append("args = TrainingArguments(")
     lines += [f"    {a}," if "  #" not in a else f"    {a.replace('  #', ',  #', 1)}" for a in args]
     lines.append(")")
-    lines += ["trainer = Trainer(", "    model=model,", "    args=args,", "    train_dataset=train_ds,", "    eval_dataset=eval_ds,"]
+    lines += [
+        "trainer = Trainer(",
+        "    model=model,",
+        "    args=args,",
+        "    train_dataset=train_ds,",
+        "    eval_dataset=eval_ds,",
+    ]
     if s.patience is not None:
-        lines.append(f"    callbacks=[EarlyStoppingCallback(early_stopping_patience={_py(s.patience)}, early_stopping_threshold={_py(float(s.min_delta))})],")
+        lines.append(
+            f"    callbacks=[EarlyStoppingCallback(early_stopping_patience={_py(s.patience)}, early_stopping_threshold={_py(float(s.min_delta))})],"
+        )
     lines.append(")")
     total = f"  # {fmt(plan.planned_optimizer_steps)} optimizer steps (state.global_step)" if plan is not None else ""
     lines.append("trainer.train()" + total)
@@ -1134,11 +1425,12 @@ def _lightning_snippet(s: Setup, plan: Plan | None) -> list[str]:
     if s.lr_schedule is not None:
         lines += [
             "class LitModel(L.LightningModule):",
-            "    # training_step and validation_step (with self.log(\"val_loss\", ...)) go here",
+            '    # training_step and validation_step (with self.log("val_loss", ...)) go here',
             "",
             "    def configure_optimizers(self):",
             f"        optimizer = torch.optim.AdamW(self.parameters(), lr={_py(base_lr(s))})",
-            "        total_steps = self.trainer.estimated_stepping_batches" + (f"  # {fmt(plan.schedule.lr_horizon)} here" if plan is not None else ""),
+            "        total_steps = self.trainer.estimated_stepping_batches"
+            + (f"  # {fmt(plan.schedule.lr_horizon)} here" if plan is not None else ""),
             f"        warmup = {_py(int(s.warmup_steps))}",
             "",
         ]
@@ -1152,7 +1444,9 @@ def _lightning_snippet(s: Setup, plan: Plan | None) -> list[str]:
             "model = LitModel()",
         ]
     note = "  # Lightning adds a DistributedSampler per device" if s.devices > 1 else ""
-    lines.append(f"train_loader = DataLoader(train_ds, batch_size={_py(s.batch_size)}, shuffle=True, drop_last={s.drop_last}){note}")
+    lines.append(
+        f"train_loader = DataLoader(train_ds, batch_size={_py(s.batch_size)}, shuffle=True, drop_last={s.drop_last}){note}"
+    )
     if plan is not None:
         lines.append(f"# {fmt(plan.batches_per_epoch_full)} batches per epoch" + (" on each device" if s.devices > 1 else ""))
     args = []
@@ -1170,12 +1464,16 @@ def _lightning_snippet(s: Setup, plan: Plan | None) -> list[str]:
     if s.devices > 1:
         args += [f"devices={_py(s.devices)}", 'strategy="ddp"']
     if s.val_check_interval is not None:
-        args.append(f"val_check_interval={_py(s.val_check_interval) if isinstance(s.val_check_interval, int) else repr(float(s.val_check_interval))}")
+        args.append(
+            f"val_check_interval={_py(s.val_check_interval) if isinstance(s.val_check_interval, int) else repr(float(s.val_check_interval))}"
+        )
     if s.check_val_every_n_epoch != 1:
         args.append(f"check_val_every_n_epoch={_py(s.check_val_every_n_epoch)}")
     if s.patience is not None:
         metric, _ = _monitor(s)
-        args.append(f'callbacks=[EarlyStopping(monitor="{metric}", mode="{s.mode}", patience={_py(s.patience)}, min_delta={_py(float(s.min_delta))})]')
+        args.append(
+            f'callbacks=[EarlyStopping(monitor="{metric}", mode="{s.mode}", patience={_py(s.patience)}, min_delta={_py(float(s.min_delta))})]'
+        )
     lines.append("trainer = L.Trainer(")
     lines += [f"    {a}," if "  #" not in a else f"    {a.replace('  #', ',  #', 1)}" for a in args]
     lines.append(")")
@@ -1203,7 +1501,11 @@ def _keras_snippet(s: Setup, plan: Plan | None, original: Setup) -> list[str]:
     lines.append(f"optimizer = keras.optimizers.AdamW(learning_rate=learning_rate{accum})")
     lines.append('model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])')
     args = ["x_train", "y_train"]
-    note = f"  # the global batch: {fmt(original.batch_size)} per device x {fmt(original.devices)} devices" if original.devices > 1 else ""
+    note = (
+        f"  # the global batch: {fmt(original.batch_size)} per device x {fmt(original.devices)} devices"
+        if original.devices > 1
+        else ""
+    )
     args.append(f"batch_size={_py(s.batch_size)}{note}")
     args.append(f"epochs={_py(int(_resolved_epochs(s)))}")
     if s.steps_per_epoch is not None:

@@ -33,7 +33,14 @@ CASE_F = dict(dataset_size=1000, batch_size=32, grad_accum=5, epochs=3)  # frame
 
 def _to_python(expr: str) -> str:
     s = expr.replace("{,}", "")
-    for a, b in ((r"\left\lceil", "ceil("), (r"\right\rceil", ")"), (r"\left\lfloor", "floor("), (r"\right\rfloor", ")"), (r"\times", "*"), (r"\min", "min")):
+    for a, b in (
+        (r"\left\lceil", "ceil("),
+        (r"\right\rceil", ")"),
+        (r"\left\lfloor", "floor("),
+        (r"\right\rfloor", ")"),
+        (r"\times", "*"),
+        (r"\min", "min"),
+    ):
         s = s.replace(a, b)
     while r"\frac" in s:
         s = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"((\1)/(\2))", s)
@@ -293,7 +300,9 @@ def test_translator_maps_evaluation_cadence():
     assert df["evaluations"].tolist() == ["2"] * 5
     t = ex.translate(setup, "pytorch")
     assert t.setup.eval_every_steps == 200
-    steps = ex.translate(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf", eval_every_steps=30, grad_accum=2), "lightning")
+    steps = ex.translate(
+        Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf", eval_every_steps=30, grad_accum=2), "lightning"
+    )
     assert steps.setup.val_check_interval == 60 and steps.setup.check_val_every_n_epoch is None
 
 
@@ -303,7 +312,9 @@ def test_differences_names_both_numbers_and_the_cause():
     assert "HF Trainer" in steps and ": 21 steps" in steps
     assert "`(i + 1) % 5` loop: 18, because its leftover window never steps" in steps
     assert "Keras fit: 19, because its accumulation windows run across epoch ends" in steps
-    assert ex.differences(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf")) == []  # the loops evaluate once per epoch too
+    assert (
+        ex.differences(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf")) == []
+    )  # the loops evaluate once per epoch too
     assert ex.differences(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="pytorch")) == [
         "HF Trainer, Lightning and Keras fit: 2 evaluations; a PyTorch loop: 0, because it evaluates only where you call it."
     ]
@@ -330,10 +341,24 @@ def test_code_snippets_carry_the_numbers():
     assert "DistributedSampler" in loop and "(i + 1) % accum == 0:" in loop and "len(loader)" not in loop.split("for epoch")[1]
     assert "i + 1 == len(loader)" in ex.code_snippet(s, "pytorch-flush")
     lightning = ex.code_snippet(s, "lightning")
-    for piece in ("max_epochs=3", "accumulate_grad_batches=4", "devices=4", "val_check_interval=400", "check_val_every_n_epoch=None", "EarlyStopping(monitor="):
+    for piece in (
+        "max_epochs=3",
+        "accumulate_grad_batches=4",
+        "devices=4",
+        "val_check_interval=400",
+        "check_val_every_n_epoch=None",
+        "EarlyStopping(monitor=",
+    ):
         assert piece in lightning
     keras = ex.code_snippet(s, "keras")
-    for piece in ("batch_size=32", "epochs=3", "gradient_accumulation_steps=4", "CosineDecay(", "start_from_epoch=0", "warmup_steps=200"):
+    for piece in (
+        "batch_size=32",
+        "epochs=3",
+        "gradient_accumulation_steps=4",
+        "CosineDecay(",
+        "start_from_epoch=0",
+        "warmup_steps=200",
+    ):
         assert piece in keras
     big = ex.code_snippet(Setup(dataset_size=1_281_167, batch_size=256, epochs=90), "pytorch")
     assert "1,281,167 samples" in big
@@ -398,7 +423,13 @@ def _fake_torch(world_size: int, record: dict) -> dict[str, types.ModuleType]:
     data.DataLoader, data.DistributedSampler = DataLoader, DistributedSampler
     optim.AdamW, sched.LambdaLR = AdamW, LambdaLR
     torch.utils, utils.data, torch.optim, optim.lr_scheduler = utils, data, optim, sched
-    return {"torch": torch, "torch.utils": utils, "torch.utils.data": data, "torch.optim": optim, "torch.optim.lr_scheduler": sched}
+    return {
+        "torch": torch,
+        "torch.utils": utils,
+        "torch.utils.data": data,
+        "torch.optim": optim,
+        "torch.optim.lr_scheduler": sched,
+    }
 
 
 def run_loop_snippet(setup: Setup, framework: str, monkeypatch) -> dict:
@@ -441,7 +472,15 @@ def run_loop_snippet(setup: Setup, framework: str, monkeypatch) -> dict:
     [
         Setup(**CASE_F),
         Setup(dataset_size=101, batch_size=4, grad_accum=3, devices=3, epochs=2, max_steps=11),
-        Setup(dataset_size=90, batch_size=4, grad_accum=2, epochs=4, eval_every_steps=3, patience=2, metrics=(1.0, 0.9, 0.95, 0.96, 0.97, 0.5, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)),
+        Setup(
+            dataset_size=90,
+            batch_size=4,
+            grad_accum=2,
+            epochs=4,
+            eval_every_steps=3,
+            patience=2,
+            metrics=(1.0, 0.9, 0.95, 0.96, 0.97, 0.5, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1),
+        ),
         Setup(dataset_size=64, batch_size=8, epochs=3, grad_accum=3, lr_schedule="linear", warmup_steps=2, lr=0.5),
         Setup(dataset_size=64, batch_size=8, epochs=None, max_steps=7, lr_schedule="cosine", warmup_steps=3, lr=0.5),
         Setup(dataset_size=50, batch_size=7, epochs=2, framework="hf", lr_schedule="constant_with_warmup", warmup_steps=0.5),
@@ -472,7 +511,11 @@ def _fake_frameworks(record: dict) -> dict[str, types.ModuleType]:
         return R
 
     transformers = types.ModuleType("transformers")
-    transformers.TrainingArguments, transformers.Trainer, transformers.EarlyStoppingCallback = (recorder("TrainingArguments"), recorder("Trainer"), recorder("EarlyStoppingCallback"))
+    transformers.TrainingArguments, transformers.Trainer, transformers.EarlyStoppingCallback = (
+        recorder("TrainingArguments"),
+        recorder("Trainer"),
+        recorder("EarlyStoppingCallback"),
+    )
     lightning = types.ModuleType("lightning")
     lightning.Trainer = recorder("L.Trainer")
     lightning.LightningModule = type("LightningModule", (), {})
@@ -480,9 +523,17 @@ def _fake_frameworks(record: dict) -> dict[str, types.ModuleType]:
     callbacks.EarlyStopping = recorder("L.EarlyStopping")
     lightning.pytorch, lpt.callbacks = lpt, callbacks
     keras = types.ModuleType("keras")
-    keras.optimizers = types.SimpleNamespace(AdamW=recorder("keras.AdamW"), schedules=types.SimpleNamespace(CosineDecay=recorder("CosineDecay")))
+    keras.optimizers = types.SimpleNamespace(
+        AdamW=recorder("keras.AdamW"), schedules=types.SimpleNamespace(CosineDecay=recorder("CosineDecay"))
+    )
     keras.callbacks = types.SimpleNamespace(EarlyStopping=recorder("keras.EarlyStopping"))
-    return {"transformers": transformers, "lightning": lightning, "lightning.pytorch": lpt, "lightning.pytorch.callbacks": callbacks, "keras": keras}
+    return {
+        "transformers": transformers,
+        "lightning": lightning,
+        "lightning.pytorch": lpt,
+        "lightning.pytorch.callbacks": callbacks,
+        "keras": keras,
+    }
 
 
 def _exec_framework_snippet(setup: Setup, framework: str, monkeypatch) -> tuple[dict, Setup]:
@@ -492,7 +543,16 @@ def _exec_framework_snippet(setup: Setup, framework: str, monkeypatch) -> tuple[
     model = _Recorder()
     model.compile = lambda **kw: record.setdefault("compile", kw)
     model.fit = lambda *a, **kw: record.setdefault("fit", kw)
-    namespace = {"model": model, "train_ds": range(setup.dataset_size), "eval_ds": None, "val_loader": None, "x_train": None, "y_train": None, "x_val": None, "y_val": None}
+    namespace = {
+        "model": model,
+        "train_ds": range(setup.dataset_size),
+        "eval_ds": None,
+        "val_loader": None,
+        "x_train": None,
+        "y_train": None,
+        "x_val": None,
+        "y_val": None,
+    }
     exec(compile(ex.code_snippet(setup, framework), "<snippet>", "exec"), namespace)  # noqa: S102 - our own generated code
     return record, ex.translate(setup, framework).setup
 
@@ -533,7 +593,18 @@ def test_lightning_and_keras_snippet_arguments(monkeypatch):
 
 
 def test_glossary_and_scope():
-    for term in ("epoch", "batch", "micro-batch", "iteration", "optimizer step", "global step", "effective batch", "batches per epoch", "drop_last", "gradient accumulation"):
+    for term in (
+        "epoch",
+        "batch",
+        "micro-batch",
+        "iteration",
+        "optimizer step",
+        "global step",
+        "effective batch",
+        "batches per epoch",
+        "drop_last",
+        "gradient accumulation",
+    ):
         assert ex.GLOSSARY[term]
     assert "\n" not in ex.SCOPE and "not" in ex.SCOPE and "training lab" in ex.SCOPE
 
@@ -624,3 +695,18 @@ def test_every_function_answers_for_every_setup(setup):
     if change:
         other = make_plan(setup.replace(**change))
         assert f"{other.total_optimizer_steps:,}" in prediction or "→" in prediction
+
+
+def test_keras_steps_per_epoch_words_count_passes():
+    plan = make_plan(
+        Setup(dataset_size=1000, batch_size=32, epochs=5, framework="keras", steps_per_epoch=10)
+    )  # epochs [10, 10, 10, 2, 10]
+    first = ex.takeaways(plan)[0]
+    assert "32 batches per pass" in first and "steps_per_epoch=10" in first and "42 optimizer steps" in first
+    cards = {c.label: c for c in ex.metric_cards(plan)}
+    assert cards["Batches per epoch"].value == "varies: 2-10"
+    assert "after 31 full batches" in cards["Size of the last batch"].help
+    assert r"4 \times 10 + 1 \times 2 = 42" in ex.formula(plan)
+    # the other conventions get the same number of batches as max_steps, and the cadence in batches
+    t = ex.translate(plan.setup.replace(validation_freq=2), "lightning")
+    assert t.setup.max_steps == 42 and t.setup.val_check_interval == 20 and t.setup.check_val_every_n_epoch is None
