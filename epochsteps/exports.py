@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,6 @@ from .setup import Setup, SetupError
 PNG_SCALE = 2  # crisp on a projector and in a PDF handout
 EXPORT_WIDTH = 720  # px for charts the page sizes to its column ("container"); a 16:9 slide's content width
 MAX_SETUP_FILE_BYTES = 5_000_000  # 100,000 metric values fit comfortably
-
 
 
 # -- charts ------------------------------------------------------------------------
@@ -91,8 +90,11 @@ def _script_json(value) -> str:
     """JSON safe inside <script>: no `</script>`, `<!--` or line separators can end it early."""
     text = json.dumps(value, allow_nan=False)
     return (
-        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
 
 
@@ -158,7 +160,9 @@ def epoch_table(plan: Plan, max_rows: int | None = None) -> pd.DataFrame:
     first_step = np.where(plan.steps > 0, plan.epoch_start_global_steps + 1, 0)
     last_step = np.where(plan.steps > 0, plan.epoch_end_global_steps, 0)
     if max_rows is None or n <= max_rows:
-        return pd.DataFrame({"epoch": np.arange(1, n + 1), **per_epoch, "first_global_step": first_step, "last_global_step": last_step})
+        return pd.DataFrame(
+            {"epoch": np.arange(1, n + 1), **per_epoch, "first_global_step": first_step, "last_global_step": last_step}
+        )
     keys = [plan.batches, sizes, plan.steps, plan.samples_per_epoch, plan.dropped_per_epoch, plan.completed, evals]
     change = np.zeros(n, dtype=bool)
     change[0] = True
@@ -213,7 +217,9 @@ def load_setup(data: str | bytes) -> Setup:
         try:
             data = bytes(data).decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise SetupError("setup_file", "binary data", "is not a UTF-8 text file; load the .json file epochsteps saved") from None
+            raise SetupError(
+                "setup_file", "binary data", "is not a UTF-8 text file; load the .json file epochsteps saved"
+            ) from None
     if len(data) > MAX_SETUP_FILE_BYTES:
         raise SetupError("setup_file", f"{len(data):,} characters", f"is too large (at most {MAX_SETUP_FILE_BYTES:,})")
     try:

@@ -9,8 +9,9 @@ text meant for `st.text` (`LessonMode.notices_are_plain_text`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from . import quiz
 from .setup import Setup
@@ -73,9 +74,21 @@ LESSONS: dict[str, Lesson] = {
             editable=("drop_last", "epochs"),
             locked=("framework", "dataset_size", "batch_size"),
             parts=(
-                Part("N = 1,000 samples, batch size B = 64. How many optimizer steps does one epoch take?", "steps_per_epoch", requires={"drop_last": False}),
-                Part("Now turn on drop_last. How many steps does an epoch take now?", "steps_per_epoch", requires={"drop_last": True}),
-                Part("With drop_last on, how many samples does each epoch never use?", "samples_dropped", requires={"drop_last": True}),
+                Part(
+                    "N = 1,000 samples, batch size B = 64. How many optimizer steps does one epoch take?",
+                    "steps_per_epoch",
+                    requires={"drop_last": False},
+                ),
+                Part(
+                    "Now turn on drop_last. How many steps does an epoch take now?",
+                    "steps_per_epoch",
+                    requires={"drop_last": True},
+                ),
+                Part(
+                    "With drop_last on, how many samples does each epoch never use?",
+                    "samples_dropped",
+                    requires={"drop_last": True},
+                ),
             ),
         ),
         Lesson(
@@ -86,7 +99,9 @@ LESSONS: dict[str, Lesson] = {
             editable=("dataset_size", "epochs"),
             locked=("framework", "batch_size", "devices", "grad_accum"),
             parts=(
-                Part("4 devices, batch 8 per device and gradient accumulation 8: what is the effective batch?", "effective_batch"),
+                Part(
+                    "4 devices, batch 8 per device and gradient accumulation 8: what is the effective batch?", "effective_batch"
+                ),
                 Part("How many optimizer steps does one epoch take?", "steps_per_epoch"),
                 Part("How many optimizer steps does the whole run take?", "total_steps"),
             ),
@@ -108,7 +123,11 @@ LESSONS: dict[str, Lesson] = {
             editable=("epochs", "seed", "noise", "overfit_at"),
             locked=("framework", "check_val_every_n_epoch", "early_stopping", "patience", "metric_source"),
             parts=(
-                Part("Patience 3, an evaluation every 2 epochs: in which epoch can training stop at the earliest?", "earliest_stop", params={"ask": "epoch"}),
+                Part(
+                    "Patience 3, an evaluation every 2 epochs: in which epoch can training stop at the earliest?",
+                    "earliest_stop",
+                    params={"ask": "epoch"},
+                ),
                 Part("Now look at the validation curve: in which epoch does training actually end?", "early_stop"),
             ),
         ),
@@ -120,8 +139,18 @@ LESSONS: dict[str, Lesson] = {
             editable=("grad_accum",),
             locked=("framework", "dataset_size", "batch_size", "epochs"),
             parts=(
-                Part("10,000 samples, batch 100: in which epoch is optimizer step 250 taken?", "epoch_of_step", params={"step": 250}, requires={"grad_accum": 1}),
-                Part("Set gradient accumulation to 2. In which epoch is step 250 taken now?", "epoch_of_step", params={"step": 250}, requires={"grad_accum": 2}),
+                Part(
+                    "10,000 samples, batch 100: in which epoch is optimizer step 250 taken?",
+                    "epoch_of_step",
+                    params={"step": 250},
+                    requires={"grad_accum": 1},
+                ),
+                Part(
+                    "Set gradient accumulation to 2. In which epoch is step 250 taken now?",
+                    "epoch_of_step",
+                    params={"step": 250},
+                    requires={"grad_accum": 2},
+                ),
             ),
         ),
     )
@@ -148,7 +177,9 @@ class LessonMode:
     def is_locked(self, control: str) -> bool:
         return control in self.locked
 
-    def apply(self, values: Mapping[str, Any], given: frozenset[str] | set[str] = frozenset()) -> tuple[dict[str, Any], tuple[str, ...]]:
+    def apply(
+        self, values: Mapping[str, Any], given: frozenset[str] | set[str] = frozenset()
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The lesson's world over the page's values (`given`: the control keys the URL set).
 
         The lesson's own locked and hidden controls take the lesson's value (its preset,
@@ -223,7 +254,9 @@ def parse_lesson_params(params: Mapping[str, Any]) -> LessonMode:
         wanted = key.strip().lower()
         lesson = LESSONS.get(wanted)
         if lesson is None:
-            notices.append(f"lesson={echo(key)!r} is not a lesson of this page: showing the full page. Lessons: {', '.join(LESSONS)}")
+            notices.append(
+                f"lesson={echo(key)!r} is not a lesson of this page: showing the full page. Lessons: {', '.join(LESSONS)}"
+            )
     hidden = set(lesson.hidden) if lesson else set()
     locked = set(lesson.locked) if lesson else set()
     for name, target in (("hide", hidden), ("lock", locked)):

@@ -110,7 +110,12 @@ def check(question: Question, answer_text: str) -> Verdict:
             question.reasoning,
             value,
         )
-    return Verdict(False, f"Not quite: you answered {_show(value)}; the answer is {_n(question.answer)} {question.unit}.", question.reasoning, value)
+    return Verdict(
+        False,
+        f"Not quite: you answered {_show(value)}; the answer is {_n(question.answer)} {question.unit}.",
+        question.reasoning,
+        value,
+    )
 
 
 # -- describing a setup ------------------------------------------------------------
@@ -177,7 +182,9 @@ def _total_steps(s: Setup, rng: random.Random, **_) -> Question:
         text = f"{_n(steps[0])} optimizer steps per epoch x {_n(p.epochs_started)} epoch(s) = {_n(p.total_optimizer_steps)}."
     else:
         shown = ", ".join(_n(v) for v in steps[:6]) + (", ..." if len(steps) > 6 else "")
-        text = f"The {_n(p.epochs_started)} epochs that start take {shown} optimizer steps; together {_n(p.total_optimizer_steps)}."
+        text = (
+            f"The {_n(p.epochs_started)} epochs that start take {shown} optimizer steps; together {_n(p.total_optimizer_steps)}."
+        )
     if s.max_steps is not None and p.planned_optimizer_steps == s.max_steps:
         text += f" max_steps = {_n(s.max_steps)} ends the run there, whatever the number of epochs."
     es = p.early_stop
@@ -250,7 +257,11 @@ def _cadence(s: Setup) -> str:
     if s.framework == "keras":
         return "validation every epoch" if s.validation_freq == 1 else f"validation_freq {s.validation_freq}"
     if s.eval_every_steps is not None:
-        return f"an evaluation every {s.eval_every_steps:g} optimizer steps" if s.eval_every_steps >= 1 else f"evaluation every {s.eval_every_steps:g} of the run"
+        return (
+            f"an evaluation every {s.eval_every_steps:g} optimizer steps"
+            if s.eval_every_steps >= 1
+            else f"evaluation every {s.eval_every_steps:g} of the run"
+        )
     if s.val_check_interval is not None:
         return f"val_check_interval {s.val_check_interval!r}"
     return "an evaluation at the end of every epoch"
@@ -291,7 +302,11 @@ def _earliest_stop(s: Setup, rng: random.Random, patience: int | None = None, as
         )
     as_step = ask == "step" if ask in ("step", "epoch") else rng.random() < 0.5
     prompt = f"{describe_setup(s)}, with {_cadence(s)} and early stopping with patience {_n(patience)}. "
-    prompt += "At which optimizer step can training stop at the earliest?" if as_step else "In which epoch (counting from 1) can training stop at the earliest?"
+    prompt += (
+        "At which optimizer step can training stop at the earliest?"
+        if as_step
+        else "In which epoch (counting from 1) can training stop at the earliest?"
+    )
     return Question(
         "earliest_stop",
         prompt,
@@ -309,7 +324,11 @@ def _early_stop(s: Setup, rng: random.Random, **_) -> Question:
     es = p.early_stop
     if es.metrics_ran_out_at is not None:
         raise _NotApplicable("the metric values run out before the decision")
-    best = "" if es.best_eval_index is None else f" The best value is at evaluation {_n(es.best_eval_index + 1)} ({s.metrics[es.best_eval_index]:g})."
+    best = (
+        ""
+        if es.best_eval_index is None
+        else f" The best value is at evaluation {_n(es.best_eval_index + 1)} ({s.metrics[es.best_eval_index]:g})."
+    )
     if es.stopped:
         text = f"{best} Patience {_n(s.patience)} runs out at evaluation {_n(es.evaluations_done)}: training stops at optimizer step {_n(es.stop_global_step)}, in epoch {_n(es.stop_epoch)}."
     else:

@@ -9,7 +9,7 @@ every piece that goes into HTML is escaped with html.escape.
 from __future__ import annotations
 
 import html
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 # Streamlit's embed switches (docs "Embed your app"; the frontend reads the first six,
@@ -83,7 +83,9 @@ def share_url(base_url: str, query: Mapping[str, str | Sequence[str] | None]) ->
     return _join(base_url, _pairs(query))
 
 
-def embed_url(base_url: str, query: Mapping[str, str | Sequence[str] | None], options: Sequence[str] = DEFAULT_EMBED_OPTIONS) -> str:
+def embed_url(
+    base_url: str, query: Mapping[str, str | Sequence[str] | None], options: Sequence[str] = DEFAULT_EMBED_OPTIONS
+) -> str:
     """The link in Streamlit's iframe mode: `embed=true` plus one `embed_options=` per option."""
     options = tuple(dict.fromkeys(options))
     unknown = [o for o in options if o not in EMBED_OPTIONS]

@@ -63,12 +63,17 @@ def test_html_escapes_title_and_caption(timeline):
 
 
 def test_spec_text_cannot_end_the_script_early():
-    chart = alt.Chart(pd.DataFrame({"label": ["</script><script>alert(1)</script>"], "x": [1]})).mark_text().encode(text="label", x="x")
+    chart = (
+        alt.Chart(pd.DataFrame({"label": ["</script><script>alert(1)</script>"], "x": [1]}))
+        .mark_text()
+        .encode(text="label", x="x")
+    )
     page = exports.chart_html(chart)
     assert "</script><script>alert(1)" not in page
     assert _spec_in(page)["datasets"] == chart.to_dict()["datasets"]
 
 
+@pytest.mark.browser
 def test_html_draws_offline_in_chromium(tmp_path, timeline):
     """Open the file with every network request blocked: the chart still draws."""
     chromium = shutil.which("chromium")
@@ -78,7 +83,16 @@ def test_html_draws_offline_in_chromium(tmp_path, timeline):
     path = tmp_path / "timeline.html"
     path.write_text(exports.chart_html(timeline, title="Step timeline"), encoding="utf-8")
     requested, errors = [], []
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=args)
         try:
@@ -104,7 +118,11 @@ def test_html_draws_offline_in_chromium(tmp_path, timeline):
 
 
 def test_epoch_table_adds_up_to_the_plan():
-    for setup in (SMALL.replace(drop_last=True), Setup(dataset_size=10_000, batch_size=100, epochs=10, max_steps=250), Setup(framework="keras", dataset_size=1_000, batch_size=64, epochs=4, grad_accum=3)):
+    for setup in (
+        SMALL.replace(drop_last=True),
+        Setup(dataset_size=10_000, batch_size=100, epochs=10, max_steps=250),
+        Setup(framework="keras", dataset_size=1_000, batch_size=64, epochs=4, grad_accum=3),
+    ):
         plan = make_plan(setup)
         table = exports.epoch_table(plan)
         assert len(table) == plan.epochs_started
@@ -155,9 +173,27 @@ def _same(a: Setup, b: Setup) -> bool:
     "setup",
     [
         SMALL,
-        Setup(framework="lightning", dataset_size=5_000, batch_size=32, epochs=4, val_check_interval=1.0, patience=1, metrics=(1.0, 0.9, float("nan"), 0.95)),
+        Setup(
+            framework="lightning",
+            dataset_size=5_000,
+            batch_size=32,
+            epochs=4,
+            val_check_interval=1.0,
+            patience=1,
+            metrics=(1.0, 0.9, float("nan"), 0.95),
+        ),
         Setup(framework="keras", dataset_size=600, batch_size=50, epochs=5, validation_freq=(1, 3), steps_per_epoch=7),
-        Setup(framework="hf", dataset_size=50_000, batch_size=8, devices=4, grad_accum=4, epochs=2.5, lr_schedule="linear", lr=5e-5, warmup_steps=0.1),
+        Setup(
+            framework="hf",
+            dataset_size=50_000,
+            batch_size=8,
+            devices=4,
+            grad_accum=4,
+            epochs=2.5,
+            lr_schedule="linear",
+            lr=5e-5,
+            warmup_steps=0.1,
+        ),
     ],
 )
 def test_setup_json_round_trips_and_so_does_the_command(setup):
@@ -200,7 +236,9 @@ def test_summary_has_the_numbers_with_separators():
 
 
 def test_summary_reports_early_stopping():
-    plan = make_plan(Setup(framework="hf", dataset_size=1_000, batch_size=100, epochs=10, patience=1, metrics=(1.0, 0.9, 0.95, 0.96)))
+    plan = make_plan(
+        Setup(framework="hf", dataset_size=1_000, batch_size=100, epochs=10, patience=1, metrics=(1.0, 0.9, 0.95, 0.96))
+    )
     assert f"fires at step {plan.early_stop.stop_global_step:,} in epoch 3 (planned: 100 steps)" in exports.summary_markdown(plan)
 
 
@@ -216,12 +254,33 @@ def test_write_all_skips_placeholder_charts(tmp_path):
 
 
 def _run_export(*args):
-    return subprocess.run([sys.executable, "-m", "epochsteps", "export", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "epochsteps", "export", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_export_writes_what_it_promises(tmp_path):
     out = tmp_path / "handout"
-    r = _run_export("--out", str(out), "--framework", "hf", "--dataset-size", "1000", "--batch-size", "64", "--epochs", "4", "--patience", "1", "--metrics", "1,0.9,0.95,0.97", "--lr-schedule", "cosine", "--warmup-steps", "5")
+    r = _run_export(
+        "--out",
+        str(out),
+        "--framework",
+        "hf",
+        "--dataset-size",
+        "1000",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "4",
+        "--patience",
+        "1",
+        "--metrics",
+        "1,0.9,0.95,0.97",
+        "--lr-schedule",
+        "cosine",
+        "--warmup-steps",
+        "5",
+    )
     assert r.returncode == 0, r.stderr
     listed = [Path(line) for line in r.stdout.splitlines()]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in listed)
@@ -261,7 +320,7 @@ def test_readme_notebook_lines_draw_the_timeline():
     lines = [line for line in code.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     assert len(lines) == 5
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 -- running the README's own lines is the test
     chart = namespace["chart"]
     assert isinstance(chart, alt.TopLevelMixin)
     spec = chart.to_dict()

@@ -7,22 +7,36 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from epochsteps import Setup, make_plan
-from epochsteps import quiz
+from epochsteps import Setup, make_plan, quiz
 
 TEXTBOOK = Setup(dataset_size=10_000, batch_size=100, epochs=10)
 RICH = Setup(
-    dataset_size=1_000, batch_size=64, epochs=12, framework="hf", drop_last=True,
-    patience=2, metrics=(1.0, 0.8, 0.7, 0.75, 0.74, 0.73, 0.72, 0.71, 0.7, 0.69, 0.68, 0.67),
+    dataset_size=1_000,
+    batch_size=64,
+    epochs=12,
+    framework="hf",
+    drop_last=True,
+    patience=2,
+    metrics=(1.0, 0.8, 0.7, 0.75, 0.74, 0.73, 0.72, 0.71, 0.7, 0.69, 0.68, 0.67),
 )
 
 
 @pytest.mark.parametrize(
     "text, value",
     [
-        ("1000", 1000), ("1,000", 1000), ("1 000", 1000), ("1\u202f000", 1000), ("1_000", 1000),
-        ("1e3", 1000), ("  16 steps ", 16), ("epoch 2", 2), ("2.5", Decimal("2.5")), ("2,5", Decimal("2.5")),
-        ("1,281,167", 1_281_167), ("10,000,000,000,000", 10**13), (".5", Decimal("0.5")),
+        ("1000", 1000),
+        ("1,000", 1000),
+        ("1 000", 1000),
+        ("1\u202f000", 1000),
+        ("1_000", 1000),
+        ("1e3", 1000),
+        ("  16 steps ", 16),
+        ("epoch 2", 2),
+        ("2.5", Decimal("2.5")),
+        ("2,5", Decimal("2.5")),
+        ("1,281,167", 1_281_167),
+        ("10,000,000,000,000", 10**13),
+        (".5", Decimal("0.5")),
     ],
 )
 def test_parse_answer_tolerant(text, value):
@@ -119,7 +133,11 @@ def test_epoch_of_step_accepts_the_fractional_epoch_too():
 def test_earliest_stop_is_patience_plus_one_evaluations(every, patience, framework):
     """Evaluations every `every` epochs: the first sets the best, so the earliest stop is at
     evaluation patience + 1. (Patience 0 differs between frameworks: the core's rules decide.)"""
-    kw = {"lightning": {"check_val_every_n_epoch": every}, "keras": {"validation_freq": every}, "hf": {"eval_every_steps": 10 * every}}[framework]
+    kw = {
+        "lightning": {"check_val_every_n_epoch": every},
+        "keras": {"validation_freq": every},
+        "hf": {"eval_every_steps": 10 * every},
+    }[framework]
     s = Setup(framework=framework, dataset_size=1_000, batch_size=100, epochs=every * (patience + 3), **kw)
     q = quiz.question("earliest_stop", s, patience=patience, ask="epoch")
     evaluation = patience + 1

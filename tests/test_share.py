@@ -31,7 +31,11 @@ def test_share_link_round_trips_through_the_url_parser():
 
 
 def test_embed_url_adds_streamlit_switches_once():
-    url = share.embed_url("http://localhost:8501", {"batch_size": "64", "embed": "false", "embed_options": "x"}, ["light_theme", "show_toolbar", "light_theme"])
+    url = share.embed_url(
+        "http://localhost:8501",
+        {"batch_size": "64", "embed": "false", "embed_options": "x"},
+        ["light_theme", "show_toolbar", "light_theme"],
+    )
     q = parse_qs(urlsplit(url).query)
     assert q == {"batch_size": ["64"], "embed": ["true"], "embed_options": ["light_theme", "show_toolbar"]}
     default = parse_qs(urlsplit(share.embed_url("http://localhost:8501", {})).query)
@@ -45,7 +49,9 @@ def test_embed_options_are_checked():
         share.embed_url("https://a.example", {}, ["light_theme", "dark_theme"])
 
 
-@pytest.mark.parametrize("base", ["javascript:alert(1)", "data:text/html,hi", "https://", "not a url", "ftp://x.example/", "http://[::1"])
+@pytest.mark.parametrize(
+    "base", ["javascript:alert(1)", "data:text/html,hi", "https://", "not a url", "ftp://x.example/", "http://[::1"]
+)
 def test_only_http_base_urls(base):
     with pytest.raises(share.ShareError):
         share.share_url(base, {})
