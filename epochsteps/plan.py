@@ -46,12 +46,12 @@ class Plan:
 
     @cached_property
     def completed(self) -> np.ndarray:
-        """The epoch ran to the end of its batches."""
-        return (self.batches == self.nominal_batches) & (self.batches > 0)
+        """The epoch ran to the end of its batches (an epoch of zero batches included)."""
+        return self.batches == self.nominal_batches
 
     @cached_property
     def _natural_end(self) -> np.ndarray:
-        return self.completed & self.schedule.ends_pass[: self.epochs_started]
+        return self.completed & self.schedule.ends_pass[: self.epochs_started] & (self.batches > 0)
 
     @cached_property
     def last_batch_sizes(self) -> np.ndarray:

@@ -51,13 +51,10 @@ def epoch_lengths(batches: int, steps_per_epoch: int | None, n_epochs: int) -> t
     if steps_per_epoch is None or steps_per_epoch >= batches:
         return np.full(n_epochs, batches, dtype=np.int64), np.ones(n_epochs, dtype=bool)
     full, rest = divmod(batches, steps_per_epoch)
-    period = [steps_per_epoch] * full + ([rest] if rest else [])
-    cycle = np.array(period, dtype=np.int64)
-    reps = -(-n_epochs // len(cycle))
-    lengths = np.tile(cycle, reps)[:n_epochs]
-    ends = np.zeros(len(cycle), dtype=bool)
-    ends[-1] = True
-    return lengths, np.tile(ends, reps)[:n_epochs]
+    period = full + (1 if rest else 0)  # epochs per pass over the data
+    place = np.arange(n_epochs, dtype=np.int64) % period
+    lengths = np.where(place < full, steps_per_epoch, rest).astype(np.int64)
+    return lengths, place == period - 1
 
 
 def schedule(setup: Setup) -> Schedule:

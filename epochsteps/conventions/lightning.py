@@ -152,7 +152,7 @@ def _validations(setup: Setup, load_batches: int, per_epoch: int, batches: np.nd
         per = batches[active] // every
         _cap(int(per.sum()))
         epoch = np.repeat(active, per)
-        first = np.concatenate(([0], np.cumsum(per)[:-1]))
+        first = np.cumsum(per) - per
         done = (np.arange(len(epoch), dtype=np.int64) - np.repeat(first, per) + 1) * every
     step_in_epoch = np.where(done == load_batches, per_epoch, done // setup.grad_accum)
     return Events.of(starts[epoch] + step_in_epoch, epoch, done)

@@ -94,7 +94,8 @@ def schedule(setup: Setup, flush: bool) -> Schedule:
         grad_accum=setup.grad_accum,
         evaluations=evaluations,
         checks=evaluations,
-        lr_horizon=total,
+        # the usual idiom: num_training_steps = max_steps if max_steps else epochs * steps per epoch
+        lr_horizon=setup.max_steps if setup.max_steps is not None else total,
         notes=tuple(notes),
     )
 
