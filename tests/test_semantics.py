@@ -384,3 +384,14 @@ def test_closed_forms():
                     assert plan(framework="lightning", dataset_size=n, batch_size=b, grad_accum=g, epochs=e).total_optimizer_steps == e * math.ceil(L / g)
                     assert plan(framework="keras", dataset_size=n, batch_size=b, grad_accum=g, epochs=e).total_optimizer_steps == (e * L) // g
                     assert plan(framework="pytorch", dataset_size=n, batch_size=b, grad_accum=g, epochs=e).total_optimizer_steps == e * (L // g)
+
+
+def test_zero_batch_epochs_drop_every_sample():
+    # N < B with drop_last: every epoch runs and yields nothing (seen on torch 2.13: 14 dropped over 2 epochs)
+    p = plan(dataset_size=7, batch_size=10, drop_last=True, epochs=2)
+    assert p.batches.tolist() == [0, 0] and p.samples_dropped == 14 and p.samples_seen == 0
+
+
+def test_lightning_validation_cadence_past_the_last_epoch():
+    p = plan(framework="lightning", dataset_size=100, batch_size=10, epochs=1, check_val_every_n_epoch=2)
+    assert len(p.evaluations) == 0 and p.total_optimizer_steps == 10
