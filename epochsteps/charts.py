@@ -11,6 +11,8 @@ Columns a layer does not draw are left out of its data to keep the spec small.
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -71,6 +73,27 @@ def chart_rows(chart: alt.TopLevelMixin) -> int:
     return max(sizes, default=0)
 
 
+def _literal(value) -> str:
+    """A Vega expression literal for a pandas cell."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return repr(value.item() if hasattr(value, "item") else value)
+    return json.dumps(str(value))
+
+
+def _chart(df: pd.DataFrame) -> alt.Chart:
+    """A chart on `df` whose constant columns become one calculate transform each
+    instead of a value repeated in every row."""
+    if len(df) < 3:
+        return alt.Chart(df)
+    consts = {c: df[c].iloc[0] for c in df.columns if df[c].nunique(dropna=False) == 1}
+    chart = alt.Chart(df.drop(columns=list(consts)))
+    return chart.transform_calculate(**{c: _literal(v) for c, v in consts.items()}) if consts else chart
+
+
 def _scale(kinds: list[str], table: dict) -> tuple[alt.Scale, alt.Scale]:
     """Colour and shape scales over `kinds`, in the table's order."""
     return (
@@ -83,8 +106,9 @@ def _legend() -> alt.Legend:
     return alt.Legend(title=None, orient="bottom", direction="horizontal", columns=2, symbolStrokeWidth=2, labelLimit=180)
 
 
-def _title(text: str, subtitle: str) -> alt.TitleParams:
-    return alt.TitleParams(text=text, subtitle=subtitle, anchor="start", fontSize=13, subtitleColor=NEUTRAL, offset=16)
+def _title(text: str, *lines: str) -> alt.TitleParams:
+    """A title with short subtitle lines (one per fact), so it fits at 390 px."""
+    return alt.TitleParams(text=text, subtitle=list(lines), anchor="start", fontSize=13, subtitleColor=NEUTRAL, offset=16)
 
 
 def _quantity_axis(top: float, **kwargs) -> alt.Axis:
@@ -128,13 +152,11 @@ def _epoch_layers(plan: Plan, label_y=None, dense: int = 40, max_rules: int = 12
     strong = bounds if len(bounds) <= dense else bounds[bounds["labelled"]]
     faint = bounds[~bounds["labelled"]] if dense < len(bounds) <= max_rules else bounds.iloc[:0]
     if len(faint):
-        layers.append(
-            alt.Chart(faint[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip)
-        )
-    layers.append(alt.Chart(strong[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip))
+        layers.append(_chart(faint[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip))
+    layers.append(_chart(strong[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip))
     labelled = bounds[bounds["labelled"]][["epoch", "step_start", "step"]]
     text = (
-        alt.Chart(labelled)
+        _chart(labelled)
         # keep edge labels inside the plot
         .transform_calculate(mid=f"clamp((datum.step_start + datum.step) / 2, {0.025 * total}, {0.975 * total})")
         .mark_text(color=NEUTRAL, fontSize=11, baseline="middle")
@@ -163,7 +185,7 @@ def _x_steps(total: int, field: str = "step") -> alt.X:
 def _epoch_caption(plan: Plan) -> str:
     bounds = _epoch_bounds(plan)
     stride = bounds.attrs.get("label_stride", 1)
-    return "numbers on top are epochs" + (f" (every {stride:,}th labelled)" if stride > 1 else "")
+    return "Numbers on top are epochs" + (f" (every {stride:,}th labelled)" if stride > 1 else "")
 
 
 # -- step timeline ---------------------------------------------------------------------------
@@ -192,7 +214,7 @@ def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int 
     # fill, not colour: the epoch scale is quantitative, the marks' legend is nominal
     fill = alt.Fill("epoch:Q", scale=alt.Scale(scheme=EPOCH_SCHEME, domainMin=1), legend=None)
     if table.attrs["aggregated"]:
-        bands = alt.Chart(table.drop(columns=["partial", "epoch_last", "steps"])).transform_calculate(
+        bands = _chart(table.drop(columns=["partial", "epoch_last", "steps"])).transform_calculate(
             x0="datum.step_first - 1", x1="datum.step_last"
         )
         tip = [
@@ -205,7 +227,7 @@ def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int 
             alt.Tooltip("samples:Q", title="samples so far", format=","),
         ]
     else:
-        bands = alt.Chart(table.drop(columns=["partial"])).transform_calculate(x0="datum.step - 1", x1="datum.step")
+        bands = _chart(table.drop(columns=["partial"])).transform_calculate(x0="datum.step - 1", x1="datum.step")
         tip = [
             alt.Tooltip("step:Q", title="step", format=","),
             alt.Tooltip("epoch:Q", title="epoch", format=","),
@@ -265,13 +287,13 @@ def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int 
     if points:
         data = pd.concat(points, ignore_index=True)
         layers.append(
-            alt.Chart(data)
+            _chart(data)
             .mark_point(size=80, filled=True, opacity=0.9)
             .encode(x="step:Q", y=alt.Y("lane:N", scale=alt.Scale(domain=lanes)), tooltip=tips, **enc)
         )
     if len(special):
         layers.append(
-            alt.Chart(special)
+            _chart(special)
             .mark_point(size=170, filled=True, opacity=1, stroke=NEUTRAL, strokeWidth=1)
             .encode(x="step:Q", y=alt.Y("lane:N", scale=alt.Scale(domain=lanes)), tooltip=["label:N", *tips[1:]], **enc)
         )
@@ -279,7 +301,7 @@ def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int 
         if len(rules):
             dash = alt.StrokeDash("kind:N", scale=alt.Scale(domain=kinds, range=[MARKS[k][2] for k in kinds]), legend=None)
             layers.append(
-                alt.Chart(rules)
+                _chart(rules)
                 .mark_rule(strokeWidth=2)
                 .encode(
                     x="step:Q",
@@ -291,7 +313,8 @@ def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int 
     sub = f"Aggregated view: {_per_mark(table, 'band')}" if table.attrs["aggregated"] else "One band per optimizer step"
     title = _title(
         f"{total:,} optimizer steps over {plan.epochs_started:,} epoch{'s' if plan.epochs_started != 1 else ''}",
-        f"{sub}; {_epoch_caption(plan)}",
+        sub,
+        _epoch_caption(plan),
     )
     return alt.layer(*layers).properties(width="container", height=40 * len(lanes) + 10, description=desc, title=title)
 
@@ -350,7 +373,7 @@ def inside_epoch(plan: Plan, epoch: int = 1, budget: int | None = None, height: 
     opacity = alt.Opacity("odd:N", scale=alt.Scale(domain=[True, False], range=[1.0, 0.65]), legend=None)
     # later segments (padding) are drawn over the batches they repeat into
     rects = (
-        alt.Chart(data)
+        _chart(data)
         .mark_rect()
         .encode(x=x, x2="end:Q", y=alt.value(24), y2=alt.value(height), color=color, opacity=opacity, tooltip=tips)
     )
@@ -358,7 +381,7 @@ def inside_epoch(plan: Plan, epoch: int = 1, budget: int | None = None, height: 
     special = data[~full][["kind", "start", "end", "samples"]]
     if len(special):
         layers.append(
-            alt.Chart(special)
+            _chart(special)
             .transform_calculate(mid="(datum.start + datum.end) / 2")
             .mark_point(size=110, filled=True, opacity=1)
             .encode(
@@ -436,7 +459,7 @@ def batch_size_tradeoff(plan: Plan) -> alt.LayerChart | alt.Chart:
         alt.Tooltip("samples_dropped:Q", title="samples dropped", format=","),
     ]
     blue = MARKS["evaluation"][0]
-    base = alt.Chart(table.drop(columns=["current"]))
+    base = _chart(table.drop(columns=["current"]))
     layers = [
         base.mark_line(color=blue, strokeWidth=2).encode(x=x, y=y),
         base.mark_point(filled=True, size=40, color=blue, shape="circle").encode(x=x, y=y, tooltip=tips),
@@ -448,20 +471,20 @@ def batch_size_tradeoff(plan: Plan) -> alt.LayerChart | alt.Chart:
         label = pd.DataFrame({"batch_size": [b], "steps": [steps], "label": [f"your batch {b:,}: {steps:,} steps"]})
         orange = MARKS["early stop"][0]
         layers.append(
-            alt.Chart(label)
+            _chart(label)
             .mark_point(shape="diamond", size=240, filled=True, color=orange, opacity=1)
             .encode(x=x, y=y, tooltip=["label:N"])
         )
         layers.append(
-            alt.Chart(label)
+            _chart(label)
             .mark_text(color=NEUTRAL, fontSize=12, align="right" if right_half else "left", dx=-14 if right_half else 14, dy=-12)
             .encode(x=x, y=y, text="label:N")
         )
     s = plan.setup
     epochs = f"{plan.epochs_started:,} epochs" if s.max_steps is None else f"max_steps {s.max_steps:,}"
-    sub = f"{s.dataset_size:,} samples, {epochs}, as {s.framework} counts; log scales; the diamond is your batch"
+    sub = (f"{s.dataset_size:,} samples, {epochs}, as {s.framework} counts", "Log scales; the diamond is your batch size")
     return alt.layer(*layers).properties(
-        width="container", height=240, description=desc, title=_title("Total optimizer steps by batch size", sub)
+        width="container", height=240, description=desc, title=_title("Total optimizer steps by batch size", *sub)
     )
 
 
@@ -527,7 +550,7 @@ def learning_rate(
         cols = [c for c in cols if c in series]
         if cols:
             layers.append(
-                alt.Chart(table[["step", "epoch_frac", *cols]])
+                _chart(table[["step", "epoch_frac", *cols]])
                 .transform_fold(cols, as_=["key", "value"])
                 .transform_calculate(series=name_expr)
                 .mark_line(strokeWidth=2, interpolate=interpolate)
@@ -537,10 +560,10 @@ def learning_rate(
     if has_schedule and 0 < w <= total:
         warm = pd.DataFrame({"step": [w], "label": [f"warmup ends: step {w:,}"]})
         layers.append(
-            alt.Chart(warm).mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
+            _chart(warm).mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
         )
         layers.append(
-            alt.Chart(warm)
+            _chart(warm)
             .mark_text(color=NEUTRAL, align="left", dx=4, fontSize=11)
             .encode(x="step:Q", y=alt.value(height * 0.55), text="label:N")
         )
@@ -549,7 +572,7 @@ def learning_rate(
         parts.append(f"StepLR(step_size={table.attrs['step_size']:,}, gamma={table.attrs['gamma']:g})")
     parts.append(_epoch_caption(plan))
     return alt.layer(*layers).properties(
-        width="container", height=height, description=desc, title=_title("Learning rate over optimizer steps", "; ".join(parts))
+        width="container", height=height, description=desc, title=_title("Learning rate over optimizer steps", *parts)
     )
 
 
@@ -593,7 +616,7 @@ def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart | al
     x = _x_steps(total)
     y = alt.Y("value:Q", title="validation metric", scale=alt.Scale(zero=False))
     tips = [
-        alt.Tooltip("index:Q", title="evaluation (from 0)", format=","),
+        alt.Tooltip("number:Q", title="evaluation", format=","),
         alt.Tooltip("step:Q", format=","),
         alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
         alt.Tooltip("value:Q", title="metric", format=".4~g"),
@@ -607,10 +630,10 @@ def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart | al
         label = f"patience {plan.setup.patience}: {len(window):,} evaluation{'s' if len(window) != 1 else ''} without improvement"
         span = pd.DataFrame({"from": [int(best["step"].iloc[0])], "to": [int(window["step"].max())], "label": [label]})
         layers.insert(
-            0, alt.Chart(span).mark_rect(color=NEUTRAL, opacity=0.18).encode(x=alt.X("from:Q"), x2="to:Q", tooltip=["label:N"])
+            0, _chart(span).mark_rect(color=NEUTRAL, opacity=0.18).encode(x=alt.X("from:Q"), x2="to:Q", tooltip=["label:N"])
         )
         layers.append(
-            alt.Chart(span)
+            _chart(span)
             .mark_text(color=NEUTRAL, align="right", dx=-4, fontSize=11)
             .encode(x="to:Q", y=alt.value(12), text="label:N")
         )
@@ -621,7 +644,7 @@ def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart | al
     shape = alt.Shape(
         "series:N", scale=alt.Scale(domain=series, range=["circle", "stroke", "diamond", "cross"]), legend=_legend()
     )
-    metric = alt.Chart(shown[cols])
+    metric = _chart(shown[cols]).transform_calculate(number="datum.index + 1")
     layers.append(
         metric.transform_calculate(series="'validation metric'")
         .mark_line(strokeWidth=2, point=alt.OverlayMarkDef(filled=True, size=30))
@@ -637,10 +660,11 @@ def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart | al
     sp = pd.concat([s for s in special if len(s)], ignore_index=True) if any(len(s) for s in special) else None
     # a hidden point per series keeps the merged legend's shapes complete
     legend_rows = pd.DataFrame({"series": series, "value": np.nan, "step": np.nan})
-    layers.append(alt.Chart(legend_rows).mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape))
+    layers.append(_chart(legend_rows).mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape))
     if sp is not None:
         layers.append(
-            alt.Chart(sp)
+            _chart(sp)
+            .transform_calculate(number="datum.index + 1")
             .mark_point(size=200, filled=True, opacity=1)
             .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *tips])
         )
@@ -649,7 +673,7 @@ def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart | al
         width="container",
         height=240,
         description=desc,
-        title=_title("Early stopping: the validation metric at each evaluation", f"{sub}; {_epoch_caption(plan)}"),
+        title=_title("Early stopping: the validation metric at each evaluation", sub, _epoch_caption(plan)),
     )
 
 
@@ -663,7 +687,7 @@ def describe_early_stopping(plan: Plan, table: pd.DataFrame) -> str:
         i = es.best_eval_index
         row = table[table["index"] == i]
         if len(row):
-            text += f"; best metric {row['value'].iloc[0]:.4g} at evaluation {i:,} (from 0), step {int(row['step'].iloc[0]):,}, epoch {int(row['epoch'].iloc[0]):,}"
+            text += f"; best metric {row['value'].iloc[0]:.4g} at evaluation {i + 1:,}, step {int(row['step'].iloc[0]):,}, epoch {int(row['epoch'].iloc[0]):,}"
     if es.stopped:
         text += f"; patience {plan.setup.patience} ran out: training stopped at step {es.stop_global_step:,} in epoch {es.stop_epoch:,}"
     elif es.metrics_ran_out_at is not None:

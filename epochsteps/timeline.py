@@ -259,7 +259,7 @@ def evaluation_points(plan: Plan, budget: int | None = None) -> pd.DataFrame:
     thinned = len(idx) < len(ev)
     return _table(
         cols,
-        f"every {len(ev) / max(1, len(idx)):.0f}th evaluation or so" if thinned else "one row per evaluation",
+        f"{len(idx):,} of {len(ev):,} evaluations, evenly spaced" if thinned else "one row per evaluation",
         thinned,
         len(ev),
     )

@@ -1,0 +1,243 @@
+"""Chart specs: marks, encodings, positions of epoch rules and markers, row counts,
+descriptions built from the plan's numbers, and nothing that breaks a dark theme."""
+
+import json
+
+import altair as alt
+import numpy as np
+import pytest
+import vl_convert as vlc
+
+from epochsteps import Setup, illustrative_curve, make_plan
+from epochsteps import charts as ch
+from epochsteps import timeline as tl
+
+TEXTBOOK = Setup(dataset_size=10_000, batch_size=100, epochs=10)
+IMAGENET = Setup(dataset_size=1_281_167, batch_size=256, epochs=90, lr_schedule="cosine", warmup_steps=1000)
+HUGE = Setup(dataset_size=10**9, batch_size=1, epochs=10**4)
+BUILDERS = (ch.step_timeline, ch.inside_epoch, ch.batch_size_tradeoff, ch.learning_rate, ch.early_stopping)
+
+
+def early_stop_setup(**kw):
+    base = Setup(dataset_size=1050, batch_size=100, epochs=20, eval_every_steps=5, **kw)
+    n = len(make_plan(base).evaluations)
+    return base.replace(patience=3, metrics=illustrative_curve(n, overfit_at=0.4))
+
+
+@pytest.fixture(scope="module")
+def plans():
+    return {
+        name: make_plan(s)
+        for name, s in (("textbook", TEXTBOOK), ("imagenet", IMAGENET), ("huge", HUGE), ("early", early_stop_setup()))
+    }
+
+
+def layers(spec):
+    """(mark type, layer, rows) for every layer of a (possibly single) chart spec."""
+    out = []
+    for layer in spec.get("layer", [spec]):
+        mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        rows = spec.get("datasets", {}).get(layer.get("data", {}).get("name"), layer.get("data", {}).get("values", []))
+        out.append((mark, layer, with_constants(layer, rows)))
+    return out
+
+
+def with_constants(layer, rows):
+    """Rows with the columns a layer computes as constants (`calculate` of a literal)."""
+    consts = {}
+    for t in layer.get("transform", []):
+        try:
+            consts[t["as"]] = json.loads(t["calculate"])
+        except (KeyError, ValueError):
+            continue
+    return [{**r, **consts} for r in rows]
+
+
+def find(spec, mark, where=lambda layer, rows: True):
+    return [(layer, rows) for m, layer, rows in layers(spec) if m == mark and where(layer, rows)]
+
+
+def walk(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+@pytest.mark.parametrize("name", ["textbook", "imagenet", "huge", "early"])
+@pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)
+def test_every_chart_is_small_inline_accessible_and_theme_neutral(plans, name, builder):
+    chart = builder(plans[name])
+    spec = chart.to_dict()
+    assert ch.chart_rows(chart) <= tl.ROW_BUDGET
+    assert spec["width"] == "container" and isinstance(spec["height"], int)
+    assert len(spec["description"]) > 30
+    pairs = list(walk(spec))
+    assert not any(key == "url" for key, _ in pairs)
+    colours = {str(v).lower() for k, v in pairs if k in ("color", "fill", "stroke", "labelColor", "titleColor")}
+    assert not colours & {"black", "#000", "#000000", "white", "#fff", "#ffffff"}
+    # constant fields are mark properties or expressions, never a column repeated per row
+    for rows in spec.get("datasets", {}).values():
+        if len(rows) > 20:
+            for key in rows[0]:
+                assert len({json.dumps(r.get(key)) for r in rows}) > 1, key
+
+
+def test_chart_rows_counts_the_largest_dataset(plans):
+    chart = ch.step_timeline(plans["textbook"])
+    assert ch.chart_rows(chart) == 1000
+    assert ch.chart_rows(alt.Chart(alt.Data(values=[{"a": 1}] * 7)).mark_point()) == 7
+
+
+def test_step_timeline_textbook(plans):
+    plan = plans["textbook"]
+    spec = ch.step_timeline(plan).to_dict()
+    ((bands, rows),) = find(spec, "rect")
+    assert len(rows) == 1000 and bands["encoding"]["fill"]["field"] == "epoch"
+    tips = {t["field"] for t in bands["encoding"]["tooltip"]}
+    assert tips == {"step", "epoch", "epoch_frac", "batch", "samples"}
+    rules = find(spec, "rule")
+    assert len(rules) == 1
+    assert [r["step"] for r in rules[0][1]] == list(plan.epoch_end_global_steps)
+    ((text, labels),) = find(spec, "text")
+    assert [r["epoch"] for r in labels] == list(range(1, 11))  # ten short labels fit at 390 px
+    assert "evaluations" not in json.dumps(spec["layer"][0]["encoding"]["y"])  # no lane without evaluations
+    assert "1,000 optimizer steps over 10 epochs" in spec["description"]
+
+
+def test_step_timeline_marks_partial_batches_evaluations_best_and_stop(plans):
+    plan = plans["early"]
+    es = plan.early_stop
+    spec = ch.step_timeline(plan).to_dict()
+    points = find(spec, "point")
+    kinds = {r["kind"]: r for _, rows in points for r in rows}
+    assert set(kinds) == {"evaluation", "partial last batch", "best checkpoint", "early stop"}
+    assert kinds["early stop"]["step"] == es.stop_global_step
+    assert kinds["best checkpoint"]["step"] == plan.evaluations.global_step[es.best_eval_index]
+    ev_steps = [r["step"] for _, rows in points for r in rows if r["kind"] == "evaluation"]
+    assert ev_steps == list(plan.evaluations.global_step)
+    # shape and colour both tell the kinds apart, from one scale each
+    enc = points[0][0]["encoding"]
+    assert len(set(enc["shape"]["scale"]["range"])) == len(enc["shape"]["scale"]["domain"])
+    assert len(set(enc["color"]["scale"]["range"])) == len(enc["color"]["scale"]["domain"])
+    ((stop_rule, stop_rows),) = find(spec, "rule", lambda layer, rows: "strokeDash" in layer["encoding"])
+    assert [r["step"] for r in stop_rows] == [es.stop_global_step]
+    assert f"early stop at step {es.stop_global_step:,}" in spec["description"]
+    assert f"best checkpoint (evaluation {es.best_eval_index + 1:,})" in spec["description"]
+
+
+def test_step_timeline_max_steps_cut_is_a_dashed_rule():
+    plan = make_plan(Setup(dataset_size=1050, batch_size=100, epochs=5, max_steps=23))
+    spec = ch.step_timeline(plan).to_dict()
+    ((rule, rows),) = find(spec, "rule", lambda layer, rows: "strokeDash" in layer["encoding"])
+    assert [(r["kind"], r["step"]) for r in rows] == [("max_steps cut", 23)]
+    dash = rule["encoding"]["strokeDash"]["scale"]
+    assert dash["range"][dash["domain"].index("max_steps cut")] != [1, 0]
+    assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 23]
+
+
+def test_step_timeline_aggregates_and_says_so(plans):
+    for name in ("imagenet", "huge"):
+        plan = plans[name]
+        table = tl.step_table(plan)
+        spec = ch.step_timeline(plan).to_dict()
+        ((bands, rows),) = find(spec, "rect")
+        assert len(rows) == len(table) <= tl.ROW_BUDGET
+        assert {t["field"] for t in bands["encoding"]["tooltip"]} >= {
+            "step_first",
+            "step_last",
+            "epoch_frac",
+            "batch_first",
+            "batch_last",
+            "samples",
+        }
+        assert table.attrs["aggregation"].replace("one row per", "one band per") in " ".join(spec["title"]["subtitle"])
+    spec = ch.step_timeline(plans["imagenet"]).to_dict()
+    strong = find(spec, "rule", lambda layer, rows: layer["mark"].get("opacity") == 0.7)
+    assert [r["epoch"] for r in strong[0][1]] == list(range(10, 91, 10))
+    partial = [r for _, rows in find(spec, "point") for r in rows if r["kind"] == "partial last batch"]
+    assert [r["step"] for r in partial] == list(plans["imagenet"].epoch_end_global_steps[9::10])
+
+
+def test_inside_epoch_chart(plans):
+    plan = make_plan(Setup(dataset_size=10_001, batch_size=96, epochs=2, devices=3, framework="lightning"))
+    spec = ch.inside_epoch(plan).to_dict()
+    ((rects, rows),) = find(spec, "rect")
+    kinds = [r["kind"] for r in rows]
+    assert kinds.count("full batch") == 34 and kinds[-2:] == ["partial last batch", "padding duplicates"]
+    assert rects["encoding"]["x"]["field"] == "start" and rects["encoding"]["x2"]["field"] == "end"
+    ((points, special),) = find(spec, "point")
+    assert [r["kind"] for r in special] == ["partial last batch", "padding duplicates"]
+    assert "1 padding duplicates" in spec["description"] and "70 samples per device" in spec["description"]
+    huge = ch.inside_epoch(plans["huge"]).to_dict()
+    assert "one block per 100,000,000 batches" in " ".join(huge["title"]["subtitle"])
+    assert ch.chart_rows(ch.inside_epoch(plans["huge"])) == 10
+
+
+def test_batch_size_tradeoff_chart(plans):
+    plan = plans["imagenet"]
+    spec = ch.batch_size_tradeoff(plan).to_dict()
+    line, points = find(spec, "line")[0], find(spec, "point")
+    assert line[0]["encoding"]["x"]["scale"]["type"] == "log" and line[0]["encoding"]["y"]["scale"]["type"] == "log"
+    current = [rows for layer, rows in points if layer["mark"].get("shape") == "diamond"][0]
+    assert current[0]["batch_size"] == 256 and current[0]["steps"] == plan.total_optimizer_steps == 450_450
+    assert "your batch 256 takes 450,450" in spec["description"]
+
+
+def test_learning_rate_chart(plans):
+    plan = plans["imagenet"]
+    spec = ch.learning_rate(plan).to_dict()
+    lines = find(spec, "line")
+    assert [layer["mark"]["interpolate"] for layer, _ in lines] == ["linear", "step-after"]
+    dash = lines[0][0]["encoding"]["strokeDash"]["scale"]
+    assert dash["domain"] == ["cosine schedule", "StepLR per epoch", "StepLR per batch (bug)"]
+    assert len({json.dumps(d) for d in dash["range"]}) == 3
+    warm = find(spec, "rule", lambda layer, rows: layer["mark"].get("strokeDash") == [4, 4])
+    assert [r["step"] for r in warm[0][1]] == [1000]
+    assert "warmup ends at step 1,000" in spec["description"]
+    hf = ch.learning_rate(
+        make_plan(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf", lr_schedule="linear"))
+    ).to_dict()
+    assert find(hf, "line")[0][0]["encoding"]["strokeDash"]["scale"]["domain"] == ["linear schedule"]
+    none = ch.learning_rate(make_plan(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf"))).to_dict()
+    assert "Choose a learning-rate schedule" in json.dumps(none)
+
+
+def test_early_stopping_chart(plans):
+    plan = plans["early"]
+    es = plan.early_stop
+    spec = ch.early_stopping(plan).to_dict()
+    best_step = int(plan.evaluations.global_step[es.best_eval_index])
+    ((window, span),) = find(spec, "rect")
+    assert span[0]["from"] == best_step and span[0]["to"] == es.stop_global_step
+    marks = {r["series"]: r for _, rows in find(spec, "point") for r in rows if r.get("value") is not None}
+    assert marks["best checkpoint"]["step"] == best_step and marks["early stop"]["step"] == es.stop_global_step
+    assert marks["best checkpoint"]["value"] == min(plan.setup.metrics[: len(plan.evaluations)])
+    best_line = [layer for layer, _ in find(spec, "line") if layer["encoding"]["y"]["field"] == "best_so_far"]
+    assert best_line[0]["mark"]["strokeDash"] == [6, 3]
+    assert f"training stopped at step {es.stop_global_step:,}" in spec["description"]
+    off = ch.early_stopping(make_plan(TEXTBOOK)).to_dict()
+    assert "No evaluation" in json.dumps(off)
+
+
+def test_empty_plan_charts_do_not_fail():
+    plan = make_plan(Setup(dataset_size=10, batch_size=32, epochs=2, drop_last=True, framework="lightning"))
+    for builder in BUILDERS:
+        assert builder(plan).to_dict()["description"]
+
+
+def test_charts_render_at_phone_width(plans):
+    for builder in BUILDERS:
+        spec = builder(plans["early"]).to_dict()
+        spec["width"] = 390
+        svg = vlc.vegalite_to_svg(json.dumps(spec))
+        assert svg.startswith("<svg") and 'width="' in svg
+
+
+def test_budget_parameter_reaches_the_spec(plans):
+    chart = ch.step_timeline(plans["imagenet"], budget=300)
+    assert ch.chart_rows(chart) <= 300
+    assert np.isclose(ch.chart_rows(ch.learning_rate(plans["huge"], budget=100)), 100, atol=2)
