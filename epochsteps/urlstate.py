@@ -12,8 +12,9 @@ and every change is reported as a notice ("batch_size=-5 is below 1: using 1").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -196,6 +197,28 @@ def _fmt_interval(value: int | float | None) -> str:
     return repr(value) if isinstance(value, float) else fmt(value)
 
 
+def fmt_value(key: str, value: Any) -> str:
+    """One control's value as the URL writes it."""
+    return _fmt_interval(value) if CONTROLS[key].kind == "interval" else fmt(value)
+
+
+_MARKDOWN = str.maketrans({ch: "\\" + ch for ch in "\\`*_{}[]()#+-.!|<>~$:&="})
+
+
+def plain(text: str) -> str:
+    """Text shown through Markdown as it is: a link's echoed value cannot become a link,
+    an image, LaTeX or a coloured directive."""
+    return str(text).translate(_MARKDOWN)
+
+
+def matching_preset(values: Mapping[str, Any]) -> str | None:
+    """The preset the values are exactly at, if any."""
+    for name in PRESETS:
+        if all(values.get(k) == v for k, v in preset_values(name).items()):
+            return name
+    return None
+
+
 def short_number(n: int) -> str:
     """1,000,000 -> '1M' for slider labels; exact values stay in the number box."""
     for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
@@ -295,7 +318,9 @@ def _parse_interval(c: Control, text: str, notices: list[str]) -> int | float:
     if text.isdigit() or value > 1:
         value = _clamp(c, text, value, notices)
         if not float(value).is_integer():
-            notices.append(f"{c.key}={echo(text)} is neither a fraction up to 1.0 nor a whole number of batches: using {round(value)}")
+            notices.append(
+                f"{c.key}={echo(text)} is neither a fraction up to 1.0 nor a whole number of batches: using {round(value)}"
+            )
         return int(round(value))
     return float(value)
 
@@ -315,13 +340,19 @@ def check_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
             out["eval_every_steps"] = None
         elif fw in PYTORCH and not float(every).is_integer():
             whole = max(1, round(every))
-            notices.append(f"eval_every_steps={fmt(every)}: a hand-written loop evaluates every whole number of steps: using {whole}")
+            notices.append(
+                f"eval_every_steps={fmt(every)}: a hand-written loop evaluates every whole number of steps: using {whole}"
+            )
             out["eval_every_steps"] = float(whole)
         elif fw == "hf" and every > 1 and not float(every).is_integer():
-            notices.append(f"eval_every_steps={fmt(every)}: the HF Trainer needs a whole number above 1 (or a ratio below 1): using {round(every)}")
+            notices.append(
+                f"eval_every_steps={fmt(every)}: the HF Trainer needs a whole number above 1 (or a ratio below 1): using {round(every)}"
+            )
             out["eval_every_steps"] = float(round(every))
     if fw == "keras" and out["lr_schedule"] not in KERAS_SCHEDULES:
-        notices.append(f"lr_schedule={out['lr_schedule']}: Keras has no built-in schedule of this form: using cosine (CosineDecay with warmup)")
+        notices.append(
+            f"lr_schedule={out['lr_schedule']}: Keras has no built-in schedule of this form: using cosine (CosineDecay with warmup)"
+        )
         out["lr_schedule"] = "cosine"
     warm = out["warmup_steps"]
     if applies("warmup_steps", out) and warm and fw != "hf" and not float(warm).is_integer():
@@ -381,7 +412,7 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
         same = value == c.default and (c.kind != "interval" or type(value) is type(c.default))
         if same or not applies(key, values):
             continue
-        out[key] = _fmt_interval(value) if c.kind == "interval" else fmt(value)
+        out[key] = fmt_value(key, value)
     return out
 
 
@@ -451,14 +482,21 @@ def values_to_setup(values: Mapping[str, Any]) -> Outcome:
                 if bad:
                     shown = ", ".join(repr(b) for b in bad[:5])
                     more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-                    notes.append(f"Not numbers, so not used: {shown}{more}. Every other value is read in order, one per evaluation.")
+                    notes.append(
+                        f"Not numbers, so not used: {shown}{more}. Every other value is read in order, one per evaluation."
+                    )
                 if not metrics:
                     notes.append("No values pasted yet: paste one validation loss per evaluation.")
             else:
                 # One illustrative value per evaluation the run would make without stopping.
                 base = make_plan(Setup(**{k: x for k, x in kw.items() if k not in ("patience", "min_delta")}))
                 n = len(base.evaluations)
-                metrics = illustrative_curve(min(n, MAX_CURVE), seed=int(values["seed"]), noise=float(values["noise"]), overfit_at=float(values["overfit_at"]))
+                metrics = illustrative_curve(
+                    min(n, MAX_CURVE),
+                    seed=int(values["seed"]),
+                    noise=float(values["noise"]),
+                    overfit_at=float(values["overfit_at"]),
+                )
                 if n > MAX_CURVE:
                     notes.append(f"The run evaluates {n:,} times; the illustrative curve covers the first {MAX_CURVE:,}.")
             kw["metrics"] = tuple(metrics)

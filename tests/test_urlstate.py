@@ -59,7 +59,16 @@ def test_slider_stops_reach_the_page_limits_and_increase():
         assert DEFAULTS[key] in CONTROLS[key].stops
 
 
-@pytest.mark.parametrize(("key", "value", "stop"), [("dataset_size", 1_281_167, 1_000_000), ("dataset_size", 4_000, 5_000), ("epochs", 90, 100), ("batch_size", 100, 100), ("batch_size", 0, 1)])
+@pytest.mark.parametrize(
+    ("key", "value", "stop"),
+    [
+        ("dataset_size", 1_281_167, 1_000_000),
+        ("dataset_size", 4_000, 5_000),
+        ("epochs", 90, 100),
+        ("batch_size", 100, 100),
+        ("batch_size", 0, 1),
+    ],
+)
 def test_nearest_stop_on_a_log_scale(key, value, stop):
     assert nearest_stop(key, value) == stop
 
@@ -151,7 +160,7 @@ def test_huge_strings_are_shortened_in_notices():
 
 
 def test_many_unknown_keys_give_a_bounded_list_of_notices():
-    values, notices = parse_query({f"k{i}": "1" for i in range(1000)} | {f"dataset_size": ["1", "2"], "batch_size": "-1"})
+    values, notices = parse_query({f"k{i}": "1" for i in range(1000)} | {"dataset_size": ["1", "2"], "batch_size": "-1"})
     assert len(notices) <= MAX_NOTICES
     assert any("995 more" in n for n in notices)
 
@@ -220,7 +229,13 @@ def test_early_stopping_reads_one_curve_value_per_evaluation():
 
 
 def test_pasted_values_report_bad_tokens_and_run_out():
-    values = {**DEFAULTS, "framework": "hf", "early_stopping": True, "metric_source": "pasted", "metrics_text": "1.0, 0.9; abc 0.8\n1e400"}
+    values = {
+        **DEFAULTS,
+        "framework": "hf",
+        "early_stopping": True,
+        "metric_source": "pasted",
+        "metrics_text": "1.0, 0.9; abc 0.8\n1e400",
+    }
     out = values_to_setup(values)
     assert out.setup.metrics == (1.0, 0.9, 0.8)
     assert any("'abc'" in n and "1e400" in n for n in out.notes)
@@ -240,7 +255,31 @@ def test_hidden_knobs_do_not_reach_the_setup():
 # -- fuzz ----------------------------------------------------------------------------
 
 TEXTS = st.one_of(
-    st.sampled_from(["", "0", "-1", "1", "2.5", "1e400", "-1e400", "nan", "inf", "-inf", "1e9", "1,000", "true", "none", "0.5", "99999999999999999999", "hf", "lightning", "keras", "pasted", "cosine"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "-1",
+            "1",
+            "2.5",
+            "1e400",
+            "-1e400",
+            "nan",
+            "inf",
+            "-inf",
+            "1e9",
+            "1,000",
+            "true",
+            "none",
+            "0.5",
+            "99999999999999999999",
+            "hf",
+            "lightning",
+            "keras",
+            "pasted",
+            "cosine",
+        ]
+    ),
     st.text(max_size=30),
     st.integers(-(10**15), 10**15).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
@@ -267,7 +306,18 @@ def test_fuzz_any_query_gives_a_setup_or_an_explanation(query):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.fixed_dictionaries({"dataset_size": st.integers(1, 10**9), "batch_size": st.integers(1, 10**9), "epochs": st.integers(1, 10**4), "framework": st.sampled_from(["pytorch", "pytorch-flush", "hf", "lightning", "keras"]), "grad_accum": st.integers(1, 64), "drop_last": st.booleans()}))
+@given(
+    st.fixed_dictionaries(
+        {
+            "dataset_size": st.integers(1, 10**9),
+            "batch_size": st.integers(1, 10**9),
+            "epochs": st.integers(1, 10**4),
+            "framework": st.sampled_from(["pytorch", "pytorch-flush", "hf", "lightning", "keras"]),
+            "grad_accum": st.integers(1, 64),
+            "drop_last": st.booleans(),
+        }
+    )
+)
 def test_fuzz_round_trip_of_valid_values(changes):
     values, notices = check_values({**DEFAULTS, **changes})
     assert notices == []
