@@ -39,14 +39,13 @@ from .setup import Setup, SetupError
 MAX_TRAIN_SAMPLES = 50_000
 MAX_OPTIMIZER_STEPS = 20_000
 MAX_EPOCHS = 20_000  # each epoch reshuffles: bounds the per-epoch work too
-MAX_WORK = 3_000_000  # sample passes: training samples run plus validation samples scored
+MAX_WORK = 2_500_000  # sample passes: training samples run plus validation samples scored
 VAL_SIZE = 2_000
 FEATURES = 256
 BANDWIDTH = 5.0  # of the random Fourier features; wiggly enough to fit flipped labels
 LABEL_NOISE = 0.10
 LAB_LR = 2.0  # plain SGD on features of norm ~1; a framework's default lr (Adam-sized) would not move it
-KEEP_EPOCHS = 10
-CHUNK = 32_768  # sample passes gathered at once (bounds memory for huge windows)  # when one epoch alone is over budget, keep up to this many (shorter) epochs
+KEEP_EPOCHS = 10  # when one epoch alone is over budget, keep up to this many (shorter) epochs
 
 
 # -- the task ---------------------------------------------------------------------------
@@ -84,20 +83,33 @@ def _features(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return phi
 
 
-@lru_cache(maxsize=4)
-def make_task(n_train: int, seed: int = 0) -> Task:
-    """The seeded task: `n_train` training samples and a fixed validation split of VAL_SIZE."""
-    if not 1 <= n_train <= MAX_TRAIN_SAMPLES:
-        raise SetupError("dataset_size", n_train, f"the lab trains 1 to {MAX_TRAIN_SAMPLES:,} samples")
+def _streams(seed: int):
     ss = np.random.SeedSequence(seed)
-    r_feat, r_val_u, r_val_n, r_tr_u, r_tr_n = (np.random.default_rng(s) for s in ss.spawn(5))
+    return [np.random.default_rng(s) for s in ss.spawn(5)]
+
+
+@lru_cache(maxsize=4)
+def _fixed_parts(seed: int) -> tuple[np.ndarray, ...]:
+    """The feature map and the validation split: the same whatever the dataset size."""
+    r_feat, r_val_u, r_val_n, _, _ = _streams(seed)
     w = r_feat.normal(0.0, BANDWIDTH, (2, FEATURES))
     b = r_feat.uniform(0.0, 2.0 * np.pi, FEATURES)
     x_val, y_val = _spirals(r_val_u, r_val_n, VAL_SIZE)
+    return w, b, x_val, y_val, _features(x_val, w, b)
+
+
+@lru_cache(maxsize=4)
+def make_task(n_train: int, seed: int = 0) -> Task:
+    """The seeded task: `n_train` training samples and a fixed validation split of VAL_SIZE.
+    The first n samples are the same for any `n_train` >= n."""
+    if not 1 <= n_train <= MAX_TRAIN_SAMPLES:
+        raise SetupError("dataset_size", n_train, f"the lab trains 1 to {MAX_TRAIN_SAMPLES:,} samples")
+    w, b, x_val, y_val, f_val = _fixed_parts(seed)
+    _, _, _, r_tr_u, r_tr_n = _streams(seed)
     x_tr, y_tr = _spirals(r_tr_u, r_tr_n, n_train)
-    task = Task(x_tr, y_tr, x_val, y_val, _features(x_tr, w, b), _features(x_val, w, b))
+    task = Task(x_tr, y_tr, x_val, y_val, _features(x_tr, w, b), f_val)
     for a in (task.x_train, task.y_train, task.x_val, task.y_val, task.features_train, task.features_val):
-        a.flags.writeable = False  # shared by the cache
+        a.flags.writeable = False  # shared by the caches
     return task
 
 
@@ -206,21 +218,26 @@ def _fits(setup: Setup) -> bool:
     return p is not None and run_cost(p).fits()
 
 
-def _rescale_cadence(new: Setup, old_plan: Plan) -> Setup:
-    """Keep evaluations per epoch (and Keras' steps_per_epoch) when an epoch gets shorter."""
-    p = _try_plan(new)
-    if p is None or not old_plan.batches_per_epoch_full:
+def _bare(setup: Setup) -> Plan | None:
+    """The plan of one full pass structure: cadence and early-stopping knobs at their defaults."""
+    return _try_plan(setup.replace(eval_every_steps=None, val_check_interval=None, steps_per_epoch=None, patience=None, metrics=()))
+
+
+def _rescale_cadence(new: Setup, old: Setup) -> Setup:
+    """Keep evaluations per epoch (and Keras' steps_per_epoch) when an epoch gets shorter:
+    cadences counted in steps or batches shrink with the epoch."""
+    p_old, p_new = _bare(old), _bare(new)
+    if p_old is None or p_new is None or not p_old.batches_per_epoch_full or not len(p_old.schedule.steps):
         return new
-    ratio = p.batches_per_epoch_full / old_plan.batches_per_epoch_full
-    if ratio == 1:
-        return new
+    ratio = p_new.batches_per_epoch_full / p_old.batches_per_epoch_full
+    old_steps = int(p_old.schedule.steps[0])
+    step_ratio = p_new.schedule.steps[0] / old_steps if old_steps and len(p_new.schedule.steps) else ratio
     changes = {}
-    step_ratio = (p.schedule.steps[0] / old_plan.schedule.steps[0]) if len(p.schedule.steps) and old_plan.schedule.steps[0] else ratio
-    if new.eval_every_steps is not None and new.eval_every_steps >= 1:
+    if new.eval_every_steps is not None and new.eval_every_steps >= 1 and step_ratio != 1:
         changes["eval_every_steps"] = max(1, round(new.eval_every_steps * step_ratio))
-    if isinstance(new.val_check_interval, int):
+    if isinstance(new.val_check_interval, int) and ratio != 1:
         changes["val_check_interval"] = max(1, round(new.val_check_interval * ratio))
-    if new.steps_per_epoch is not None:
+    if new.steps_per_epoch is not None and ratio != 1:
         changes["steps_per_epoch"] = max(1, round(new.steps_per_epoch * ratio))
     return new.replace(**changes) if changes else new
 
@@ -245,21 +262,32 @@ def fit_to_budget(setup: Setup) -> tuple[Setup, Downsized | None]:
     new = setup
 
     if new.dataset_size > MAX_TRAIN_SAMPLES:
-        reasons.append(f"It trains at most {MAX_TRAIN_SAMPLES:,} samples, so the batch shrank with the dataset to keep the batches per epoch.")
-        new = _shrink_samples_keep_batches(new, plan)
+        new = _shrink_samples_keep_batches(new)
+        kept = _bare(new)
+        reasons.append(
+            f"The lab trains at most {MAX_TRAIN_SAMPLES:,} samples, so the per-device batch shrank with the dataset"
+            f" ({setup.batch_size:,} -> {new.batch_size:,}) to keep the batches per epoch"
+            f" ({plan.batches_per_epoch_full:,} asked, {kept.batches_per_epoch_full if kept else 0:,} run)."
+        )
 
     p = _try_plan(new)
     if p is None or not run_cost(p).fits():
-        over = run_cost(p).over() if p is not None else []
+        over = " and ".join(run_cost(p).over()) if p is not None else "over budget"
+        whose = "At that size the run would be" if new is not setup else "The full run would be"
         shorter = _shorten_run(new)
         if shorter is not None:
-            if over:
-                reasons.append(f"The full run is {' and '.join(over)}, so it stops earlier.")
             new = shorter
+            if new.max_steps is not None and new.max_steps != setup.max_steps:
+                reasons.append(f"{whose} {over}, so it ends at max_steps {new.max_steps:,}.")
+            else:
+                reasons.append(f"{whose} {over}, so it runs fewer epochs with the same batches per epoch.")
         else:
             new = _shrink_epoch(new)
-            if over:
-                reasons.append(f"The full run is {' and '.join(over)} and even one epoch is over budget, so each epoch has fewer samples at the same batch size.")
+            shrunk = _bare(new)
+            reasons.append(
+                f"{whose} {over}, and even one epoch is over budget, so each epoch has fewer samples"
+                f" ({new.dataset_size:,}) at batch {new.batch_size:,}: {shrunk.batches_per_epoch_full if shrunk else 0:,} batches per epoch."
+            )
     p_new = _try_plan(new)
     if p_new is None or not run_cost(p_new).fits():
         raise SetupError("dataset_size", setup.dataset_size, "the training lab cannot fit this setup into its budget; try fewer evaluations or a smaller run")
@@ -274,26 +302,26 @@ def fit_to_budget(setup: Setup) -> tuple[Setup, Downsized | None]:
     return new, down
 
 
-def _shrink_samples_keep_batches(setup: Setup, plan: Plan) -> Setup:
+def _shrink_samples_keep_batches(setup: Setup) -> Setup:
+    """MAX_TRAIN_SAMPLES samples, the per-device batch shrunk so a pass keeps its batch count."""
     n = MAX_TRAIN_SAMPLES
     devices = min(setup.devices, n)
-    target = plan.batches_per_epoch_full
+    bare = _bare(setup)
+    target = max(bare.batches_per_epoch_full if bare is not None else 1, 1)
     per_rank = -(-n // devices)
-    candidates = {max(1, per_rank // max(target, 1)), max(1, -(-per_rank // max(target, 1)))}
-    if setup.framework == "keras":
-        candidates = {max(1, n // max(target, 1)), max(1, -(-n // max(target, 1)))}
+    candidates = {max(1, per_rank // target), max(1, -(-per_rank // target))}
     best, best_gap = None, None
     for b in sorted(candidates):
-        cand = setup.replace(dataset_size=n, batch_size=b, devices=devices)
-        p = _try_plan(cand)
-        if p is None:
+        cand = _rescale_cadence(setup.replace(dataset_size=n, batch_size=b, devices=devices), setup)
+        p = _bare(cand)
+        if p is None or _try_plan(cand) is None:
             continue
         gap = abs(p.batches_per_epoch_full - target)
         if best is None or gap < best_gap:
             best, best_gap = cand, gap
     if best is None:
         raise SetupError("dataset_size", setup.dataset_size, "the training lab cannot shrink this setup to its sample budget")
-    return _rescale_cadence(best, plan)
+    return best
 
 
 def _shorten_run(setup: Setup) -> Setup | None:
@@ -329,7 +357,7 @@ def _shrink_epoch(setup: Setup) -> Setup:
         base = base.replace(epochs=_epochs_value(setup, KEEP_EPOCHS))
 
     def candidate(n: int) -> Setup:
-        return _rescale_cadence(base.replace(dataset_size=n), p)
+        return _rescale_cadence(base.replace(dataset_size=n), setup)
 
     n = _largest(1, setup.dataset_size, lambda n: _fits(candidate(n)))
     if n is None:
@@ -546,6 +574,7 @@ def train(setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 
     best_index: int | None = None
     stop_at: tuple[int, int] | None = None  # (epoch, batches done) where the rule fired
 
+    n_train = len(f_train)
     lab = _Lab(f_train, samples, ys_stream, w_stream, yw_stream, st.mb_start, sizes, st.mb_epoch)
     ev_step, ev_kind, ev_epoch, ev_done, ev_metric = events
     ev_i, n_ev = 0, len(ev_step)
@@ -593,7 +622,7 @@ def train(setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 
             i0, i1 = first_mb[k], last_mb[k]
             a, b = mb_start[i0], mb_start[i1 + 1]
             div = divs[k]
-            if b - a <= CHUNK and mb_epoch[i0] == mb_epoch[i1]:
+            if mb_epoch[i0] == mb_epoch[i1] and 2 * (b - a) <= n_train:
                 x = f_train[samples[a:b]]
                 neg_m = (x @ theta) * ys_stream[a:b]
                 np.negative(neg_m, out=neg_m)
@@ -604,8 +633,8 @@ def train(setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 
                 np.exp(neg_m, out=neg_m)
                 neg_m *= yw_stream[a:b]
                 step = neg_m @ x  # minus the gradient of the window's loss
-            else:  # a large window, or one across an epoch end (Keras, a pytorch leftover)
-                wl, step = _window_in_chunks(theta, a, b, lab, epoch_loss_sum, True)
+            else:  # a window across an epoch end (Keras, a pytorch leftover), or a huge one
+                wl, step = _slow_window(theta, i0, i1 + 1, lab, epoch_loss_sum, True)
             losses[k] = wl * div / (i1 - i0 + 1)
             if velocity is not None:
                 velocity *= np.float32(momentum)
@@ -625,7 +654,7 @@ def train(setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 
         end_mb = int(st.epoch_mb_offset[-1])
     tail_first = last_mb[done - 1] + 1 if done else 0
     if end_mb > tail_first:
-        _window_in_chunks(theta, mb_start[tail_first], mb_start[end_mb], lab, epoch_loss_sum, False)
+        _slow_window(theta, tail_first, end_mb, lab, epoch_loss_sum, False)
 
     val_losses = tuple(val_loss)
     final_setup = run_setup.replace(metrics=val_losses) if run_setup.patience is not None else run_setup
@@ -694,21 +723,34 @@ class _Lab:
     mb_epoch: np.ndarray
 
 
-def _window_in_chunks(theta, a: int, b: int, lab: _Lab, epoch_loss_sum: np.ndarray, with_step: bool):
-    """Loss (and minus the gradient) of sample passes a..b in chunks of CHUNK samples, adding
-    each micro-batch's mean loss to its epoch."""
-    wl = 0.0
-    step = np.zeros_like(theta)
-    for c0 in range(a, b, CHUNK):
-        c1 = min(b, c0 + CHUNK)
-        x = lab.f_train[lab.samples[c0:c1]]
-        m = (x @ theta) * lab.ys[c0:c1]
-        ell = np.logaddexp(np.float32(0.0), -m)
-        mb = np.searchsorted(lab.mb_start, np.arange(c0, c1), side="right") - 1
-        np.add.at(epoch_loss_sum, lab.mb_epoch[mb], ell.astype(np.float64) / lab.mb_size[mb])
-        if with_step:
-            wl += float(ell @ lab.w[c0:c1])
-            step += (np.exp(-m - ell) * lab.yw[c0:c1]) @ x
+def _slow_window(theta, i0: int, i1: int, lab: _Lab, epoch_loss_sum: np.ndarray, with_step: bool):
+    """Micro-batches i0..i1-1 together: their loss weighted for the gradient, minus the gradient,
+    and each micro-batch's mean loss added to its epoch. For a window of more than half the
+    dataset, scores every sample once and gathers scores instead of feature rows."""
+    a, b = int(lab.mb_start[i0]), int(lab.mb_start[i1])
+    idx = lab.samples[a:b]
+    n = len(lab.f_train)
+    if 2 * (b - a) > n:
+        score = lab.f_train @ theta
+        m = score[idx] * lab.ys[a:b]
+        x = None
+    else:
+        x = lab.f_train[idx]
+        m = (x @ theta) * lab.ys[a:b]
+    ell = np.logaddexp(np.float32(0.0), -m)
+    per_mb = np.add.reduceat(ell.astype(np.float64), lab.mb_start[i0:i1] - a) / lab.mb_size[i0:i1]
+    epochs = lab.mb_epoch[i0:i1]
+    lo = int(epochs[0])
+    sums = np.bincount(epochs - lo, weights=per_mb)
+    epoch_loss_sum[lo : lo + len(sums)] += sums
+    if not with_step:
+        return 0.0, None
+    wl = float(ell @ lab.w[a:b])
+    r = np.exp(-m - ell) * lab.yw[a:b]
+    if x is None:
+        step = np.bincount(idx, weights=r, minlength=n).astype(np.float32) @ lab.f_train
+    else:
+        step = r @ x
     return wl, step
 
 
