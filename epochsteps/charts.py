@@ -550,7 +550,7 @@ def learning_rate(
         cols = [c for c in cols if c in series]
         if cols:
             layers.append(
-                _chart(table[["step", "epoch_frac", *cols]])
+                _chart(table[["step", "epoch_frac", *series]])  # one dataset shared by both layers
                 .transform_fold(cols, as_=["key", "value"])
                 .transform_calculate(series=name_expr)
                 .mark_line(strokeWidth=2, interpolate=interpolate)
