@@ -20,7 +20,7 @@ import pandas as pd
 from . import timeline as tl
 from .plan import Plan
 
-NEUTRAL = "#808080"  # about 3.9:1 on white and 4.3:1 on Streamlit's dark background
+NEUTRAL = "#808080"  # contrast 3.9:1 on white, 4.8:1 on Streamlit's dark #0e1117
 EPOCH_SCHEME = {"name": "viridis", "extent": [0.25, 0.85]}  # no near-black, no pale yellow
 LABEL_ROOM_PX = 280  # width the epoch labels may use at 390 px
 
@@ -115,7 +115,7 @@ def _quantity_axis(top: float, **kwargs) -> alt.Axis:
     if top >= 10**4:
         kwargs["labelExpr"] = ABBREVIATE
     else:
-        kwargs["format"] = ",d"
+        kwargs.update(format=",d", tickMinStep=1)  # counts: no repeated integer labels
     return alt.Axis(labelOverlap="greedy", **kwargs)
 
 
@@ -558,7 +558,7 @@ def learning_rate(
             )
     w = table.attrs.get("warmup_end", 0)
     if has_schedule and 0 < w <= total:
-        warm = pd.DataFrame({"step": [w], "label": [f"warmup ends: step {w:,}"]})
+        warm = pd.DataFrame({"step": [w], "label": [f"full rate from step {w:,}"]})
         layers.append(
             _chart(warm).mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
         )
@@ -587,7 +587,7 @@ def describe_learning_rate(plan: Plan, table: pd.DataFrame) -> str:
         )
         w = table.attrs.get("warmup_end", 0)
         if w:
-            parts.append(f"warmup ends at step {w:,}")
+            parts.append(f"warmup ends: step {w:,} is the first at the full rate")
     else:
         parts.append("Learning rate: no schedule chosen")
     if "per_epoch" in table:

@@ -426,15 +426,19 @@ def step_lr(base: float, gamma: float, step_size: int, calls) -> np.ndarray:
 
 
 def warmup_end_step(plan: Plan) -> int:
-    """The optimizer step at which warmup ends (0 without warmup)."""
+    """The first optimizer step that uses the full rate after warmup (0 without warmup).
+
+    A per-step LambdaLR gives update k the multiplier of k - 1 completed steps, so a
+    warmup of w steps reaches the full rate at update w + 1; Keras counts warmup in
+    micro-batches and update k reads the counter at k * A - 1."""
     s = plan.setup
     if not s.warmup_steps or s.lr_schedule in (None, "constant"):
         return 0
     if s.framework == "hf":
-        return hf_warmup_steps(s.warmup_steps, plan.schedule.lr_horizon)
-    if s.framework == "keras":  # counted in micro-batches
-        return -(-int(s.warmup_steps) // plan.schedule.grad_accum)
-    return int(s.warmup_steps)
+        return hf_warmup_steps(s.warmup_steps, plan.schedule.lr_horizon) + 1
+    if s.framework == "keras":
+        return -(-(int(s.warmup_steps) + 1) // plan.schedule.grad_accum)
+    return int(s.warmup_steps) + 1
 
 
 def sample_steps(plan: Plan, budget: int | None = None, extra=()) -> np.ndarray:
@@ -449,7 +453,7 @@ def sample_steps(plan: Plan, budget: int | None = None, extra=()) -> np.ndarray:
     ends = plan.epoch_end_global_steps
     ends = ends[_thin(len(ends), budget // 4)]
     extra = np.asarray(extra, dtype=np.int64)[: budget // 4]
-    must = np.concatenate(([1, total, w, w + 1], ends, ends + 1, extra))
+    must = np.concatenate(([1, total, w - 1, w], ends, ends + 1, extra))
     must = np.unique(must[(must >= 1) & (must <= total)])
     room = max(2, budget - len(must))
     even = np.round(np.linspace(1, total, room)).astype(np.int64)

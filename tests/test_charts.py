@@ -196,8 +196,8 @@ def test_learning_rate_chart(plans):
     assert dash["domain"] == ["cosine schedule", "StepLR per epoch", "StepLR per batch (bug)"]
     assert len({json.dumps(d) for d in dash["range"]}) == 3
     warm = find(spec, "rule", lambda layer, rows: layer["mark"].get("strokeDash") == [4, 4])
-    assert [r["step"] for r in warm[0][1]] == [1000]
-    assert "warmup ends at step 1,000" in spec["description"]
+    assert [r["step"] for r in warm[0][1]] == [1001]
+    assert "warmup ends: step 1,001 is the first at the full rate" in spec["description"]
     hf = ch.learning_rate(
         make_plan(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf", lr_schedule="linear"))
     ).to_dict()
@@ -241,3 +241,52 @@ def test_budget_parameter_reaches_the_spec(plans):
     chart = ch.step_timeline(plans["imagenet"], budget=300)
     assert ch.chart_rows(chart) <= 300
     assert np.isclose(ch.chart_rows(ch.learning_rate(plans["huge"], budget=100)), 100, atol=2)
+
+
+GRID = [
+    Setup(
+        dataset_size=1050,
+        batch_size=64,
+        epochs=2.5,
+        framework="hf",
+        grad_accum=3,
+        devices=2,
+        eval_every_steps=0.25,
+        lr_schedule="linear",
+        warmup_steps=0.1,
+    ),
+    Setup(
+        dataset_size=1050,
+        batch_size=64,
+        epochs=3,
+        framework="lightning",
+        val_check_interval=0.5,
+        devices=3,
+        drop_last=True,
+        lr_schedule="cosine",
+        warmup_steps=4,
+    ),
+    Setup(
+        dataset_size=1050,
+        batch_size=64,
+        epochs=4,
+        framework="keras",
+        grad_accum=3,
+        validation_freq=2,
+        lr_schedule="cosine",
+        warmup_steps=5,
+    ),
+    Setup(dataset_size=1050, batch_size=64, epochs=3, framework="keras", steps_per_epoch=7),
+    Setup(dataset_size=1050, batch_size=64, max_steps=40, framework="pytorch-flush", grad_accum=4, eval_every_steps=7),
+    Setup(dataset_size=30, batch_size=64, epochs=3, framework="pytorch", grad_accum=2),  # one batch, never a step
+]
+
+
+@pytest.mark.parametrize("setup", GRID, ids=lambda s: s.framework)
+def test_builders_handle_every_convention(setup):
+    plan = make_plan(setup)
+    for builder in BUILDERS:
+        chart = builder(plan)
+        spec = chart.to_dict()
+        assert spec["description"] and ch.chart_rows(chart) <= tl.ROW_BUDGET
+        json.dumps(spec, allow_nan=False)

@@ -301,6 +301,7 @@ def test_learning_rate_samples_the_important_steps():
     table = tl.learning_rate(plan)
     steps = set(table["step"])
     assert len(table) <= tl.ROW_BUDGET and table.attrs["aggregated"]
+    assert tl.warmup_end_step(plan) == 501
     assert {1, 500, 501, plan.total_optimizer_steps} <= steps
     assert set(plan.epoch_end_global_steps) <= steps
     np.testing.assert_allclose(table["lr"], plan.lr_at(table["step"]), rtol=1e-5)
@@ -323,13 +324,27 @@ def test_learning_rate_compare_only_for_pytorch_loops():
     assert plain["lr"].isna().all() and "per_batch" in plain
 
 
-def test_learning_rate_warmup_end_per_framework():
-    hf = make_plan(Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf", lr_schedule="linear", warmup_steps=0.1))
-    assert tl.warmup_end_step(hf) == 20
-    keras = make_plan(
-        Setup(dataset_size=1000, batch_size=10, epochs=2, framework="keras", lr_schedule="cosine", warmup_steps=30, grad_accum=4)
-    )
-    assert tl.warmup_end_step(keras) == 8
+@pytest.mark.parametrize(
+    "setup",
+    [
+        Setup(dataset_size=1000, batch_size=10, epochs=2, framework="hf", lr_schedule="linear", warmup_steps=0.1),
+        Setup(
+            dataset_size=1000, batch_size=10, epochs=2, framework="pytorch", lr_schedule="cosine", warmup_steps=7, grad_accum=2
+        ),
+        Setup(
+            dataset_size=1000, batch_size=10, epochs=2, framework="lightning", lr_schedule="constant_with_warmup", warmup_steps=7
+        ),
+        Setup(dataset_size=1000, batch_size=10, epochs=2, framework="keras", lr_schedule="cosine", warmup_steps=30, grad_accum=4),
+        Setup(dataset_size=1000, batch_size=10, epochs=2, framework="keras", lr_schedule="cosine", warmup_steps=31, grad_accum=4),
+    ],
+    ids=lambda s: f"{s.framework}-{s.warmup_steps:g}",
+)
+def test_warmup_end_is_the_first_step_at_the_peak(setup):
+    plan = make_plan(setup)
+    w = tl.warmup_end_step(plan)
+    lr = plan.lr_at(np.arange(1, plan.total_optimizer_steps + 1))
+    assert w == int(np.argmax(lr)) + 1
+    assert lr[w - 2] < lr[w - 1]
 
 
 def test_empty_plan_gives_empty_tables():
