@@ -1,0 +1,288 @@
+"""The page under Streamlit's AppTest: what a user sees, for defaults, presets, every
+advanced control, the URL round trip and hostile URLs. Expected numbers come from the
+core (`values_to_setup`), never typed in here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from epochsteps import explain
+from epochsteps import urlstate as us
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def run(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def charts(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def unescaped(text: str) -> str:
+    """Page text as read: the page escapes Markdown in everything it echoes."""
+    return text.replace("\\", "")
+
+
+def warnings(at: AppTest) -> str:
+    return unescaped("\n".join(w.value for w in at.warning))
+
+
+def expected_cards(values: dict) -> dict[str, str]:
+    plan = us.values_to_setup(values).plan
+    return {c.label: c.value for c in explain.metric_cards(plan)}
+
+
+def test_defaults_show_the_textbook_case():
+    at = run()
+    shown = metrics(at)
+    assert shown["Batches per epoch"] == "100"
+    assert shown["Optimizer steps per epoch"] == "100"
+    assert shown["Total optimizer steps"] == "1,000"
+    assert shown == expected_cards(us.DEFAULTS)
+    assert not at.warning
+    assert len(at.latex) == 1 and "100" in at.latex[0].value
+    assert len(charts(at)) == 4  # timeline, inside one epoch, trade-off, learning rate (StepLR per epoch vs per batch)
+    assert at.query_params == {}
+    assert at.expander[0].proto.expanded is False  # Advanced starts collapsed
+    assert [s.value for s in at.select_slider] == [10_000, 100, 10]
+
+
+def test_every_chart_carries_its_numbers_as_text():
+    at = run()
+    captions = [c.value for c in at.caption]
+    for spec_caption in ("Step timeline", "Inside epoch 1", "Batch-size trade-off", "Learning rate"):
+        assert any(spec_caption in unescaped(c) for c in captions), spec_caption
+
+
+@pytest.mark.parametrize("name", list(us.PRESETS))
+def test_every_preset(name):
+    at = run()
+    at.pills(key="preset").set_value(name).run()
+    assert not at.exception
+    values = us.preset_values(name)
+    assert metrics(at) == expected_cards(values)
+    assert at.number_input(key="dataset_size").value == values["dataset_size"]
+    assert at.query_params == us.to_query(values)
+    assert at.pills(key="preset").value is None  # a preset is an action, not a state
+    assert len(charts(at)) >= 3
+    assert not [i.value for i in at.info if "cannot be drawn" in i.value]
+
+
+def test_slider_and_exact_box_stay_in_sync():
+    at = run()
+    at.select_slider(key="batch_size_stop").set_value(128).run()
+    assert at.number_input(key="batch_size").value == 128
+    assert metrics(at)["Batches per epoch"] == expected_cards({**us.DEFAULTS, "batch_size": 128})["Batches per epoch"] == "79"
+    at.number_input(key="dataset_size").set_value(1_281_167).run()
+    assert at.select_slider(key="dataset_size_stop").value == 1_000_000
+    assert at.query_params == {"dataset_size": "1281167", "batch_size": "128"}
+    assert (
+        metrics(at)["Total optimizer steps"]
+        == expected_cards({**us.DEFAULTS, "batch_size": 128, "dataset_size": 1_281_167})["Total optimizer steps"]
+    )
+
+
+# (framework, widget kind, key, value): each advanced control moved once
+ADVANCED = [
+    ("pytorch", "selectbox", "framework", "hf"),
+    ("pytorch", "number_input", "grad_accum", 3),
+    ("pytorch", "number_input", "devices", 4),
+    ("pytorch", "checkbox", "drop_last", True),
+    ("pytorch", "number_input", "max_steps", 250),
+    ("pytorch", "number_input", "eval_every_steps", 50.0),
+    ("pytorch-flush", "number_input", "grad_accum", 3),
+    ("hf", "number_input", "eval_every_steps", 0.25),
+    ("lightning", "text_input", "val_check_interval_text", "0.5"),
+    ("lightning", "number_input", "check_val_every_n_epoch", 2),
+    ("keras", "number_input", "validation_freq", 2),
+    ("keras", "number_input", "steps_per_epoch", 30),
+    ("hf", "checkbox", "early_stopping", True),
+    ("hf", "selectbox", "lr_schedule", "cosine"),
+    ("keras", "selectbox", "lr_schedule", "cosine"),
+]
+
+
+@pytest.mark.parametrize(("framework", "kind", "key", "value"), ADVANCED)
+def test_each_advanced_control(framework, kind, key, value):
+    at = run({"framework": framework} if framework != "pytorch" else None)
+    before = metrics(at)
+    widget = getattr(at, kind)(key=key)
+    if kind == "checkbox":
+        widget.check()
+    else:
+        widget.set_value(value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    url_key = "val_check_interval" if key.endswith("_text") else key
+    assert url_key in at.query_params
+    values, notices = us.parse_query(dict(at.query_params))
+    assert notices == []
+    out = us.values_to_setup(values)
+    if out.plan is not None and not us.dead_end(out.plan):
+        assert metrics(at) == expected_cards(values)
+    if key in ("grad_accum", "devices", "max_steps", "steps_per_epoch"):
+        assert metrics(at) != before
+
+
+def test_dependent_controls_appear_with_their_switch():
+    at = run({"framework": "hf", "early_stopping": "true", "lr_schedule": "linear"})
+    for key in ("patience", "min_delta", "lr", "warmup_steps", "seed"):
+        at.number_input(key=key)  # raises if missing
+    at.number_input(key="patience").set_value(1).run()
+    at.number_input(key="warmup_steps").set_value(0.1).run()
+    at.number_input(key="lr").set_value(0.001).run()
+    at.slider(key="noise").set_value(0.1).run()
+    at.slider(key="overfit_at").set_value(0.3).run()
+    assert not at.exception
+    q = at.query_params
+    assert (q["patience"], q["warmup_steps"], q["lr"], q["noise"], q["overfit_at"]) == ("1", "0.1", "0.001", "0.1", "0.3")
+    assert len(charts(at)) == 5  # the early-stopping chart too
+    values, _ = us.parse_query(dict(q))
+    es = us.values_to_setup(values).plan.early_stop
+    assert metrics(at)["Total optimizer steps"] == f"{es.stop_global_step:,}"
+
+
+def test_keras_knobs_replace_the_loader_knobs():
+    at = run({"framework": "keras"})
+    keys = {w.key for w in at.number_input}
+    assert {"validation_freq", "steps_per_epoch"} <= keys
+    assert not {"devices", "max_steps", "eval_every_steps"} & keys
+    assert [c.key for c in at.checkbox] == ["early_stopping"]  # no drop_last
+    assert at.selectbox(key="lr_schedule").options == list(us.KERAS_SCHEDULES)
+
+
+def test_pasted_values_report_bad_tokens_and_where_they_run_out():
+    at = run({"framework": "hf", "early_stopping": "true", "metric_source": "pasted"})
+    at.text_area(key="metrics_text").set_value("1.0, 0.8 oops 0.7").run()
+    assert not at.exception
+    assert "'oops'" in warnings(at)
+    info = unescaped("\n".join(i.value for i in at.info))
+    assert "ran out at evaluation 4" in info and "global step 400" in info
+
+
+def test_turn_on_early_stopping_for_a_loop_sets_an_evaluation_cadence():
+    at = run()
+    at.button(key="es_on").click().run()
+    assert not at.exception and not at.warning
+    assert at.query_params["early_stopping"] == "true"
+    assert at.query_params["eval_every_steps"] == "100"  # one evaluation per epoch's steps, from the plan
+    assert len(charts(at)) == 5
+
+
+def test_try_this_applies_its_change():
+    at = run()
+    prompt = [i.value for i in at.info if "Try this" in i.value][0]
+    at.button(key="try_this").click().run()
+    assert not at.exception
+    assert at.query_params  # something moved off the defaults
+    assert prompt not in [i.value for i in at.info]
+
+
+def test_url_round_trip():
+    values = {**us.preset_values("LLM fine-tune"), "early_stopping": True, "patience": 2, "seed": 7, "eval_every_steps": 100.0}
+    query = us.to_query(values)
+    at = run(query)
+    assert not at.warning
+    assert at.number_input(key="batch_size").value == 8
+    assert at.number_input(key="devices").value == 4
+    assert at.selectbox(key="framework").value == "hf"
+    assert at.selectbox(key="lr_schedule").value == "linear"
+    assert at.number_input(key="eval_every_steps").value == 100.0
+    assert at.query_params == query
+    assert metrics(at) == expected_cards(values)
+
+
+def test_lightning_interval_text_keeps_int_and_fraction_apart():
+    at = run({"framework": "lightning", "val_check_interval": "0.25"})
+    assert at.text_input(key="val_check_interval_text").value == "0.25"
+    at.text_input(key="val_check_interval_text").set_value("10").run()
+    assert at.query_params["val_check_interval"] == "10"
+    at.text_input(key="val_check_interval_text").set_value("abc").run()
+    assert "is not a number" in warnings(at)
+    assert "val_check_interval" not in at.query_params
+
+
+HOSTILE = [
+    ({"batch_size": "-5"}, "batch_size=-5 is below 1: using 1"),
+    ({"batch_size": "0"}, "is below 1"),
+    ({"dataset_size": "1e400"}, "is above 1,000,000,000"),
+    ({"epochs": "nan"}, "is not a number"),
+    ({"epochs": "inf"}, "is above 10,000"),
+    ({"dataset_size": "abc"}, "is not a number"),
+    ({"epochs": "9" * 5000}, "too long"),
+    ({"batch_size": ["64", "32"]}, "given 2 times: using the first"),
+    ({"hack": "1", "x" * 300: "y"}, "not a control of this page"),
+    ({"framework": "tensorflow"}, "is not one of"),
+    ({"framework": "keras", "drop_last": "true"}, "has no such argument"),
+    ({"framework": "keras", "lr_schedule": "linear"}, "Keras has no built-in schedule"),
+    ({"lr": "0.1"}, "it needs an lr_schedule"),
+    ({"early_stopping": "maybe"}, "is not true or false"),
+    ({"framework": "lightning", "val_check_interval": "-1"}, "must be above 0"),
+    ({"batch_size": "[x](http://evil.example) :red[boo] $x$"}, "is not a number"),
+]
+
+
+@pytest.mark.parametrize(("query", "phrase"), HOSTILE)
+def test_hostile_urls_give_a_notice_and_no_exception(query, phrase):
+    at = run(query)
+    text = warnings(at)
+    assert phrase in text
+    assert "](http" not in "\n".join(w.value for w in at.warning)  # echoed link text is escaped, never a link
+    assert len(charts(at)) >= 3  # the page still draws
+    # the URL is cleaned to what the page uses
+    values, notices = us.parse_query(dict(at.query_params))
+    assert notices == []
+
+
+def test_link_notices_go_away_after_a_move():
+    at = run({"batch_size": "-5"})
+    assert at.warning
+    at.select_slider(key="epochs_stop").set_value(20).run()
+    assert not at.warning
+
+
+def test_dead_end_explains_instead_of_drawing():
+    at = run({"batch_size": "20000", "drop_last": "true"})
+    assert "0 batches" in warnings(at)
+    assert charts(at) == []
+    assert metrics(at)["Total optimizer steps"] == "0"
+
+
+def test_framework_refusal_is_an_explanation_not_a_traceback():
+    at = run({"framework": "hf", "batch_size": "20000", "drop_last": "true"})
+    assert "cannot run" in warnings(at) and "drop_last" in warnings(at)
+    assert charts(at) == []
+    at = run({"early_stopping": "true"})  # a hand-written loop with no evaluation cadence
+    assert "eval_every_steps" in warnings(at)
+
+
+def test_batch_larger_than_the_dataset_is_explained():
+    at = run({"batch_size": "20000"})
+    assert any("larger than the dataset" in unescaped(i.value) for i in at.info)
+    assert len(charts(at)) >= 3
+
+
+@pytest.mark.parametrize(
+    "query", [{}, us.to_query(us.preset_values("ImageNet-1k")), {"dataset_size": "1000000000", "epochs": "10000"}]
+)
+def test_no_chart_sends_more_than_5000_rows(query):
+    import pyarrow as pa
+
+    at = run(query)
+    for chart in charts(at):
+        for dataset in chart.proto.datasets:
+            assert pa.ipc.open_stream(dataset.data.data).read_all().num_rows <= 5_000
