@@ -163,7 +163,12 @@ class Cost:
     work: int
 
     def fits(self) -> bool:
-        return self.samples <= MAX_TRAIN_SAMPLES and self.steps <= MAX_OPTIMIZER_STEPS and self.epochs <= MAX_EPOCHS and self.work <= MAX_WORK
+        return (
+            self.samples <= MAX_TRAIN_SAMPLES
+            and self.steps <= MAX_OPTIMIZER_STEPS
+            and self.epochs <= MAX_EPOCHS
+            and self.work <= MAX_WORK
+        )
 
     def over(self) -> list[str]:
         out = []
@@ -220,7 +225,9 @@ def _fits(setup: Setup) -> bool:
 
 def _bare(setup: Setup) -> Plan | None:
     """The plan of one full pass structure: cadence and early-stopping knobs at their defaults."""
-    return _try_plan(setup.replace(eval_every_steps=None, val_check_interval=None, steps_per_epoch=None, patience=None, metrics=()))
+    return _try_plan(
+        setup.replace(eval_every_steps=None, val_check_interval=None, steps_per_epoch=None, patience=None, metrics=())
+    )
 
 
 def _rescale_cadence(new: Setup, old: Setup) -> Setup:
@@ -290,7 +297,11 @@ def fit_to_budget(setup: Setup) -> tuple[Setup, Downsized | None]:
             )
     p_new = _try_plan(new)
     if p_new is None or not run_cost(p_new).fits():
-        raise SetupError("dataset_size", setup.dataset_size, "the training lab cannot fit this setup into its budget; try fewer evaluations or a smaller run")
+        raise SetupError(
+            "dataset_size",
+            setup.dataset_size,
+            "the training lab cannot fit this setup into its budget; try fewer evaluations or a smaller run",
+        )
     new = _scale_warmup(new, plan, p_new)
     changes = tuple((f, getattr(setup, f), getattr(new, f)) for f in setup.to_dict() if getattr(setup, f) != getattr(new, f))
     down = Downsized(
@@ -329,7 +340,9 @@ def _shorten_run(setup: Setup) -> Setup | None:
     p = _try_plan(setup)
     if p is None:
         return None
-    if setup.max_steps is not None and (setup.framework == "hf" or setup.epochs is None or p.planned_optimizer_steps >= setup.max_steps):
+    if setup.max_steps is not None and (
+        setup.framework == "hf" or setup.epochs is None or p.planned_optimizer_steps >= setup.max_steps
+    ):
         best = _largest(1, min(setup.max_steps, MAX_OPTIMIZER_STEPS), lambda m: _fits(setup.replace(max_steps=m)))
         return None if best is None else setup.replace(max_steps=best)
     n_epochs = len(p.schedule.batches)
@@ -482,7 +495,9 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
         is_step = (np.arange(total_mb) + 1) % a == 0
         n_samples = int(sizes.sum())
         n_pass = -(-n_samples // setup.dataset_size) if n_samples else 0
-        samples = np.concatenate([rng.permutation(setup.dataset_size) for _ in range(n_pass)] or [np.zeros(0, np.int64)])[:n_samples]
+        samples = np.concatenate([rng.permutation(setup.dataset_size) for _ in range(n_pass)] or [np.zeros(0, np.int64)])[
+            :n_samples
+        ]
     else:
         nominal = s.nominal_batches[mb_epoch]
         natural_last = (in_epoch == nominal - 1) & s.ends_pass[mb_epoch]
@@ -512,7 +527,9 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
     )
 
 
-def train(setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 0.0, restore_best_weights: bool = False) -> TrainingRun:
+def train(
+    setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 0.0, restore_best_weights: bool = False
+) -> TrainingRun:
     """Train the lab model on `setup` (downsized to the budget if needed) and record the run.
 
     The learning rate is `lr` times the plan's schedule multiplier (`plan.lr_at(k) / base lr`)
@@ -660,7 +677,9 @@ def train(setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 
     final_setup = run_setup.replace(metrics=val_losses) if run_setup.patience is not None else run_setup
     plan = make_plan(final_setup)
     if plan.total_optimizer_steps != done or len(plan.evaluations) != len(val_loss):
-        raise AssertionError(f"the run ({done} updates, {len(val_loss)} evaluations) disagrees with the plan ({plan.total_optimizer_steps}, {len(plan.evaluations)})")
+        raise AssertionError(
+            f"the run ({done} updates, {len(val_loss)} evaluations) disagrees with the plan ({plan.total_optimizer_steps}, {len(plan.evaluations)})"
+        )
     if plan.early_stop is not None:
         best_index = plan.early_stop.best_eval_index
     n_epochs = plan.epochs_started
@@ -796,7 +815,9 @@ def cli_train(args, setup: Setup) -> str:
     import json
 
     if setup.metrics:
-        raise SetupError("metrics", f"{len(setup.metrics)} values", "train measures the validation losses itself; --metrics is for plan")
+        raise SetupError(
+            "metrics", f"{len(setup.metrics)} values", "train measures the validation losses itself; --metrics is for plan"
+        )
     run = train(setup, seed=args.seed, momentum=args.momentum, restore_best_weights=args.restore_best_weights)
     if args.json:
         return json.dumps(run.to_dict())
@@ -825,9 +846,13 @@ def summary(run: TrainingRun) -> str:
     es = run.early_stop
     if es is not None:
         verdict = "fired" if es.stopped else "did not fire"
-        lines.append(f"early stopping {verdict} on the real validation losses: training ended at step {es.stop_global_step:,} in epoch {es.stop_epoch:,}")
+        lines.append(
+            f"early stopping {verdict} on the real validation losses: training ended at step {es.stop_global_step:,} in epoch {es.stop_epoch:,}"
+        )
     if run.restored_best:
-        lines.append(f"restored the best weights: validation loss {run.final_val_loss:.4f}, accuracy {run.final_val_accuracy:.1%}")
+        lines.append(
+            f"restored the best weights: validation loss {run.final_val_loss:.4f}, accuracy {run.final_val_accuracy:.1%}"
+        )
     if run.downsized is not None:
         lines.append(run.downsized.text)
     return "\n".join(lines)

@@ -111,7 +111,9 @@ def reference(setup: Setup, seed: int = 0, momentum: float = 0.0):
         return np.array(losses), params, np.array(epoch_means)
 
     if fw == "hf":
-        per_epoch = max(-(-len(_loader(np.arange(setup.dataset_size), setup.dataset_size, setup.batch_size, 1, setup.drop_last)) // a), 1)
+        per_epoch = max(
+            -(-len(_loader(np.arange(setup.dataset_size), setup.dataset_size, setup.batch_size, 1, setup.drop_last)) // a), 1
+        )
         total = setup.max_steps if setup.max_steps is not None else math.ceil((setup.epochs or 3) * per_epoch)
         n_epochs, limit = -(-total // per_epoch), total
     else:
@@ -164,7 +166,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("setup", CASES, ids=lambda s: f"{s.framework}-N{s.dataset_size}-B{s.batch_size}-A{s.grad_accum}-W{s.devices}")
+@pytest.mark.parametrize(
+    "setup", CASES, ids=lambda s: f"{s.framework}-N{s.dataset_size}-B{s.batch_size}-A{s.grad_accum}-W{s.devices}"
+)
 def test_lab_matches_an_independent_literal_loop(setup):
     run = train(setup, seed=0)
     losses, params, epoch_means = reference(setup)
@@ -330,7 +334,15 @@ def test_a_small_dataset_overfits():
 
 
 def test_same_seed_same_curves_bit_for_bit():
-    setup = Setup(dataset_size=500, batch_size=16, epochs=4, grad_accum=3, framework="lightning", val_check_interval=0.5, lr_schedule="cosine")
+    setup = Setup(
+        dataset_size=500,
+        batch_size=16,
+        epochs=4,
+        grad_accum=3,
+        framework="lightning",
+        val_check_interval=0.5,
+        lr_schedule="cosine",
+    )
     a, b = train(setup, seed=7), train(setup, seed=7)
     da, db = a.to_dict(), b.to_dict()
     da.pop("seconds"), db.pop("seconds")
@@ -399,7 +411,9 @@ def test_one_epoch_over_budget_keeps_the_epochs_with_fewer_samples():
 
 
 def test_max_steps_budget_and_warmup_shrink_together():
-    setup = Setup(dataset_size=10_000, batch_size=10, framework="hf", max_steps=100_000, lr_schedule="linear", warmup_steps=10_000)
+    setup = Setup(
+        dataset_size=10_000, batch_size=10, framework="hf", max_steps=100_000, lr_schedule="linear", warmup_steps=10_000
+    )
     new, d = fit_to_budget(setup)
     assert new.max_steps == MAX_OPTIMIZER_STEPS
     assert new.warmup_steps == 2_000  # a tenth of the run, as asked
@@ -457,7 +471,12 @@ def test_any_setup_fits_the_budget_or_is_refused(setup):
         return
     cost = run_cost(make_plan(new))
     assert cost.fits()
-    assert cost.samples <= MAX_TRAIN_SAMPLES and cost.steps <= MAX_OPTIMIZER_STEPS and cost.epochs <= MAX_EPOCHS and cost.work <= MAX_WORK
+    assert (
+        cost.samples <= MAX_TRAIN_SAMPLES
+        and cost.steps <= MAX_OPTIMIZER_STEPS
+        and cost.epochs <= MAX_EPOCHS
+        and cost.work <= MAX_WORK
+    )
     if d is None:
         assert new == setup
     else:
@@ -500,10 +519,22 @@ ARGS = ["train", "--dataset-size", "400", "--batch-size", "20", "--epochs", "30"
 def test_cli_json(capsys):
     assert main([*ARGS, "--patience", "2", "--seed", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("optimizer_steps", "train_loss_per_step", "train_loss_per_epoch", "eval_global_steps", "val_loss", "val_accuracy", "early_stop", "downsized", "seconds"):
+    for key in (
+        "optimizer_steps",
+        "train_loss_per_step",
+        "train_loss_per_epoch",
+        "eval_global_steps",
+        "val_loss",
+        "val_accuracy",
+        "early_stop",
+        "downsized",
+        "seconds",
+    ):
         assert key in out
     assert len(out["train_loss_per_step"]) == out["optimizer_steps"] and out["downsized"] is None
-    core = make_plan(Setup(dataset_size=400, batch_size=20, epochs=30, framework="keras", patience=2, metrics=tuple(out["val_loss"])))
+    core = make_plan(
+        Setup(dataset_size=400, batch_size=20, epochs=30, framework="keras", patience=2, metrics=tuple(out["val_loss"]))
+    )
     assert out["early_stop"] == core.early_stop.to_dict()
     assert out["optimizer_steps"] == core.total_optimizer_steps
     run = train(Setup(dataset_size=400, batch_size=20, epochs=30, framework="keras", patience=2), seed=3)
