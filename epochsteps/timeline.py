@@ -386,7 +386,7 @@ def batch_size_tradeoff(plan: Plan) -> pd.DataFrame:
     samples_dropped (per run), current."""
     setup = plan.setup
     neutral = setup.replace(
-        patience=None, metrics=(), lr_schedule=None, warmup_steps=0.0,
+        patience=None, metrics=(), lr_schedule=None, lr=None, warmup_steps=0.0,
         eval_every_steps=None, val_check_interval=None, check_val_every_n_epoch=1,
         validation_freq=1, start_from_epoch=0,
     )  # fmt: skip

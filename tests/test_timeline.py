@@ -362,3 +362,13 @@ def test_huge_tables_stay_small(benchmark):
 
     tables = benchmark.pedantic(build, rounds=3, iterations=1)
     assert max(len(t) for t in tables) <= tl.ROW_BUDGET
+
+
+def test_tradeoff_with_a_learning_rate_set():
+    # the LR knobs are reset together: an lr without a schedule is refused by Setup
+    from epochsteps import Setup, make_plan
+    from epochsteps.timeline import batch_size_tradeoff
+
+    p = make_plan(Setup(framework="hf", dataset_size=1000, batch_size=32, epochs=3, lr_schedule="linear", lr=0.1))
+    table = batch_size_tradeoff(p)
+    assert len(table) > 5 and table.loc[table["current"], "steps"].tolist() == [p.planned_optimizer_steps]
