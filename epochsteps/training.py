@@ -41,7 +41,7 @@ MAX_OPTIMIZER_STEPS = 20_000
 MAX_EPOCHS = 20_000  # each epoch reshuffles: bounds the per-epoch work too
 MAX_WORK = 2_500_000  # sample passes: training samples run plus validation samples scored
 VAL_SIZE = 2_000
-FEATURES = 256
+FEATURES = 128
 BANDWIDTH = 5.0  # of the random Fourier features; wiggly enough to fit flipped labels
 LABEL_NOISE = 0.10
 LAB_LR = 2.0  # plain SGD on features of norm ~1; a framework's default lr (Adam-sized) would not move it
@@ -582,9 +582,8 @@ def train(
     velocity = np.zeros_like(theta) if momentum else None
     n_epochs0 = len(sched.batches)
     epoch_loss_sum = np.zeros(n_epochs0)
-    losses = np.empty(n_steps)
-    sq_norm = np.empty(n_steps + 1)
-    sq_norm[0] = 0.0
+    losses: list[float] = []  # Python lists: cheaper per step than numpy item assignment
+    sq_norm = [0.0]
     val_loss, val_acc = [], []
     eval_params: np.ndarray | None = None
     best_params: np.ndarray | None = None
@@ -600,7 +599,7 @@ def train(
     mb_start = st.mb_start.tolist()
     mb_epoch = st.mb_epoch.tolist()
     divs = st.window_div.tolist()
-    lr_list = [float(v) for v in lrs]
+    lr32 = list(lrs.astype(np.float32))
     ev_step_l = ev_step.tolist()
 
     def evaluate() -> None:
@@ -652,13 +651,15 @@ def train(
                 step = neg_m @ x  # minus the gradient of the window's loss
             else:  # a window across an epoch end (Keras, a pytorch leftover), or a huge one
                 wl, step = _slow_window(theta, i0, i1 + 1, lab, epoch_loss_sum, True)
-            losses[k] = wl * div / (i1 - i0 + 1)
+            losses.append(wl * div / (i1 - i0 + 1))
             if velocity is not None:
                 velocity *= np.float32(momentum)
                 velocity += step
-                step = velocity
-            theta += np.float32(lr_list[k]) * step
-            sq_norm[k + 1] = float(theta @ theta)
+                theta += lr32[k] * velocity
+            else:
+                step *= lr32[k]
+                theta += step
+            sq_norm.append(float(theta @ theta))
             done = k + 1
             if run_events(k + 1):
                 stopped = True
@@ -697,12 +698,12 @@ def train(
         setup=final_setup,
         plan=plan,
         seed=seed,
-        train_loss_per_step=losses[:done].copy(),
+        train_loss_per_step=np.array(losses, dtype=np.float64),
         train_loss_per_epoch=per_epoch,
         eval_global_steps=plan.evaluations.global_step.copy(),
         val_loss=np.array(val_loss, dtype=np.float64),
         val_accuracy=np.array(val_acc, dtype=np.float64),
-        param_norm=np.sqrt(sq_norm[: done + 1]),
+        param_norm=np.sqrt(np.array(sq_norm)),
         lr_per_step=lrs[:done].astype(np.float64),
         best_eval_index=best_index,
         restored_best=restored,

@@ -1,0 +1,57 @@
+"""Benchmarks (pytest-benchmark) of the training lab, cold (task caches cleared each round).
+
+Budgets from the issue: the textbook run (10,000 samples, batch 100, 10 epochs) under 300 ms,
+a run at the caps (50,000 samples, 20,000 optimizer steps) under 1.5 s, on one core:
+
+    OPENBLAS_NUM_THREADS=1 taskset -c 0 python -m pytest tests/test_bench_training.py
+
+The assertions use the fastest round, so a busy machine does not make them flaky.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from epochsteps import Setup
+from epochsteps import training as tr
+
+TEXTBOOK = dict(dataset_size=10_000, batch_size=100, epochs=10)
+
+
+def _cold_train(setup: Setup):
+    tr.make_task.cache_clear()
+    tr._fixed_parts.cache_clear()
+    return tr.train(setup, seed=0)
+
+
+def _bench(benchmark, setup: Setup, rounds: int):
+    return benchmark.pedantic(_cold_train, args=(setup,), rounds=rounds, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "hf"])
+def test_bench_textbook_run(benchmark, framework):
+    run = _bench(benchmark, Setup(framework=framework, **TEXTBOOK), rounds=7)
+    assert run.optimizer_steps == 1_000 and run.downsized is None
+    assert benchmark.stats.stats.min < 0.300
+
+
+def test_bench_run_at_the_caps(benchmark):
+    setup = Setup(framework="hf", dataset_size=tr.MAX_TRAIN_SAMPLES, batch_size=100, epochs=40, patience=1_000)
+    run = _bench(benchmark, setup, rounds=3)
+    assert run.optimizer_steps == tr.MAX_OPTIMIZER_STEPS and run.downsized is None and len(run.val_loss) == 40
+    assert benchmark.stats.stats.min < 1.5
+
+
+def test_bench_work_budget_corner(benchmark):
+    # one-sample batches, windows of 150: ~19,000 steps and ~2.4 million sample passes
+    setup = Setup(framework="lightning", dataset_size=tr.MAX_TRAIN_SAMPLES, batch_size=1, epochs=60, grad_accum=150)
+    run = _bench(benchmark, setup, rounds=3)
+    assert run.downsized is not None and tr.run_cost(run.plan).fits()
+    assert benchmark.stats.stats.min < 1.5
+
+
+def test_bench_imagenet_downsized(benchmark):
+    setup = Setup(framework="hf", dataset_size=1_281_167, batch_size=256, epochs=90)
+    run = _bench(benchmark, setup, rounds=3)
+    assert run.downsized is not None and run.optimizer_steps <= tr.MAX_OPTIMIZER_STEPS
+    assert benchmark.stats.stats.min < 1.5
