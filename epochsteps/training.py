@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -45,6 +46,7 @@ FEATURES = 128
 BANDWIDTH = 5.0  # of the random Fourier features; wiggly enough to fit flipped labels
 LABEL_NOISE = 0.10
 LAB_LR = 2.0  # plain SGD on features of norm ~1; a framework's default lr (Adam-sized) would not move it
+PROGRESS_CALLS = 20
 KEEP_EPOCHS = 10  # when one epoch alone is over budget, keep up to this many (shorter) epochs
 
 
@@ -528,7 +530,13 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
 
 
 def train(
-    setup: Setup, seed: int = 0, *, lr: float = LAB_LR, momentum: float = 0.0, restore_best_weights: bool = False
+    setup: Setup,
+    seed: int = 0,
+    *,
+    lr: float = LAB_LR,
+    momentum: float = 0.0,
+    restore_best_weights: bool = False,
+    progress: Callable[[float], None] | None = None,
 ) -> TrainingRun:
     """Train the lab model on `setup` (downsized to the budget if needed) and record the run.
 
@@ -536,6 +544,7 @@ def train(
     when `setup.lr_schedule` is set, else constant. Early stopping (setup.patience) monitors the
     validation loss with the convention's own rule; `restore_best_weights` ends on the weights of
     the best evaluation (the rule's best, or the lowest validation loss without patience).
+    `progress(fraction of the planned steps done)` is called about PROGRESS_CALLS times.
     """
     if not (isinstance(seed, int) and 0 <= seed < 2**63):
         raise SetupError("seed", seed, "must be a whole number from 0")
@@ -632,6 +641,7 @@ def train(
         return False
 
     done = 0
+    progress_every = max(1, n_steps // PROGRESS_CALLS)
     stopped = run_events(0)
     if not stopped:
         for k in range(n_steps):
@@ -661,6 +671,8 @@ def train(
                 theta += step
             sq_norm.append(float(theta @ theta))
             done = k + 1
+            if progress is not None and done % progress_every == 0:
+                progress(done / n_steps)
             if run_events(k + 1):
                 stopped = True
                 break

@@ -95,10 +95,14 @@ def reference(setup: Setup, seed: int = 0, momentum: float = 0.0):
     if fw == "keras":
         epochs = int(setup.epochs or 1)
         counter = 0
+        pass_batches: list = []  # what is left of the current pass over the data
         for _ in range(epochs):
-            perm = rng.permutation(setup.dataset_size)
+            if not pass_batches:  # EpochIterator restarts (and reshuffles) only when exhausted
+                pass_batches = _loader(rng.permutation(setup.dataset_size), setup.dataset_size, setup.batch_size, 1, False)
+            take = len(pass_batches) if setup.steps_per_epoch is None else min(setup.steps_per_epoch, len(pass_batches))
+            epoch_batches, pass_batches = pass_batches[:take], pass_batches[take:]
             ep = []
-            for devs in _loader(perm, setup.dataset_size, setup.batch_size, 1, False):
+            for devs in epoch_batches:
                 loss, g = micro(devs)
                 ep.append(loss)
                 window_losses.append(loss)
@@ -158,6 +162,7 @@ CASES = [
     Setup(dataset_size=37, batch_size=7, epochs=3, grad_accum=4, framework="lightning", val_check_interval=2),
     Setup(dataset_size=37, batch_size=7, epochs=3, grad_accum=4, framework="keras"),
     Setup(dataset_size=91, batch_size=10, epochs=4, grad_accum=3, framework="keras", lr_schedule="cosine", warmup_steps=3),
+    Setup(dataset_size=91, batch_size=10, epochs=5, grad_accum=2, framework="keras", steps_per_epoch=4, validation_freq=2),
     Setup(dataset_size=50, batch_size=4, epochs=2, devices=3, framework="pytorch"),
     Setup(dataset_size=50, batch_size=4, epochs=3, devices=3, drop_last=True, grad_accum=2, framework="lightning", max_steps=9),
     Setup(dataset_size=40, batch_size=6, epochs=2.5, grad_accum=3, framework="hf", lr_schedule="linear", warmup_steps=0.2),
@@ -254,8 +259,8 @@ def test_updates_made_equal_the_plan_for_every_convention(setup, seed):
     assert np.isfinite(run.train_loss_per_step).all()
     ran = plan.batches > 0
     assert np.isfinite(run.train_loss_per_epoch[ran]).all() and np.isnan(run.train_loss_per_epoch[~ran]).all()
-    # the reference models DistributedSampler but not accelerate's sharding, nor steps_per_epoch
-    if not (setup.framework == "hf" and setup.devices > 1) and setup.steps_per_epoch is None:
+    # the reference models DistributedSampler but not accelerate's sharding
+    if not (setup.framework == "hf" and setup.devices > 1):
         losses, _, _ = reference(setup, seed)
         assert len(losses) == run.optimizer_steps
         np.testing.assert_allclose(run.train_loss_per_step, losses, rtol=5e-5, atol=5e-6)
@@ -566,3 +571,13 @@ def test_cli_errors_exit_2_with_one_line(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("epochsteps: error:") and err.count("\n") == 1
+
+
+def test_progress_is_reported_a_bounded_number_of_times():
+    calls: list[float] = []
+    run = train(Setup(dataset_size=1_000, batch_size=10, epochs=7, framework="hf"), progress=calls.append)
+    assert run.optimizer_steps == 700
+    assert 10 <= len(calls) <= 21 and calls == sorted(calls) and calls[-1] == 1.0
+    stopped: list[float] = []
+    es = train(Setup(dataset_size=300, batch_size=10, epochs=60, framework="hf", patience=3), progress=stopped.append)
+    assert es.early_stop.stopped and stopped[-1] < 1.0  # fractions of the planned steps
