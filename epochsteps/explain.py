@@ -134,6 +134,14 @@ def steps_per_full_epoch(plan: Plan) -> int:
     raise ValueError("Keras' accumulation windows run across epochs: steps per epoch vary")
 
 
+def _planned_steps(setup: Setup) -> int | None:
+    """The framework's own planned total for a setup, or None where it refuses it."""
+    try:
+        return make_plan(setup).planned_optimizer_steps
+    except SetupError:
+        return None
+
+
 def _resolved_epochs(setup: Setup) -> float | None:
     """The epoch count the framework uses, None when only max_steps bounds the run."""
     if setup.epochs is not None:
@@ -533,8 +541,7 @@ def takeaways(plan: Plan) -> list[str]:
 
     epochs = _resolved_epochs(s)
     if s.max_steps is not None and L and s.framework != "keras":
-        U = steps_per_full_epoch(plan)
-        by_epochs = None if epochs is None else math.ceil(epochs * U) if s.framework == "hf" else int(epochs) * U
+        by_epochs = None if epochs is None else _planned_steps(s.replace(max_steps=None, epochs=epochs))
         position = _epoch_position(plan)
         if s.framework == "hf" and s.epochs is not None and by_epochs is not None and s.max_steps != by_epochs:
             out.append(

@@ -10,8 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from epochsteps import Setup, SetupError, make_plan
-from epochsteps import loading, schedules
+from epochsteps import Setup, SetupError, loading, make_plan, schedules
 from epochsteps.conventions import hf, lightning
 
 

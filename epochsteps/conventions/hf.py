@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import loading, schedules
 from ..setup import Setup
-from .base import Events, Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
+from .base import Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
 
 NAME = "HF Trainer"
 DEFAULT_EPOCHS = 3.0
