@@ -102,6 +102,10 @@ def to_spec(chart: alt.TopLevelMixin) -> dict:
     # Streamlit fits the whole chart (title, axes, legend) into the spec's height unless
     # told otherwise; fit only the width, so `height` stays the plot's own height.
     spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
+    for layer in spec.get("layer", []):
+        mark = layer.get("mark")
+        if isinstance(mark, dict) and mark.get("opacity") == 0:
+            mark.setdefault("aria", False)  # invisible to the eye, so hidden from screen readers too
     return spec
 
 
@@ -136,8 +140,10 @@ def show_chart(kind: str, plan: Plan) -> None:
     except SetupError as error:  # a chart's own what-if plan the framework refuses
         st.info(us.plain(f"This chart cannot be drawn for this setup: {error}"))
         return
-    st.vega_lite_chart({**spec}, width="stretch")
-    st.caption(us.plain(spec.get("description", "")))
+    spec = dict(spec)
+    description = spec.pop("description", "")
+    st.vega_lite_chart(spec, width="stretch", alt=description or None)  # alt: the chart's accessible name
+    st.caption(us.plain(description))
 
 
 # -- controls -------------------------------------------------------------------------------
@@ -313,10 +319,10 @@ def notices_section() -> None:
 
 
 def answer_section(plan: Plan) -> None:
-    st.subheader("The answer")
+    st.header("The answer")
     with st.container(horizontal=True, gap="small"):
         for card in explain.metric_cards(plan):
-            st.metric(card.label, card.value, help=card.help, border=True, width=172)  # two a row at 390 px
+            st.metric(card.label, card.value, help=card.help, border=True, width=160, height="stretch")  # two a row at 390 px
     st.latex(explain.formula(plan))
     for line in explain.takeaways(plan):
         st.markdown(f"- {line}")
@@ -332,25 +338,25 @@ def apply_change(change: dict) -> None:
 
 
 def timeline_section(plan: Plan) -> None:
-    st.subheader("Step timeline")
+    st.header("Step timeline")
     st.markdown("Each band is one optimizer step (a parameter update), coloured by epoch; rules mark where epochs end.")
     show_chart("timeline", plan)
 
 
 def inside_epoch_section(plan: Plan) -> None:
-    st.subheader("Inside one epoch")
+    st.header("Inside one epoch")
     st.markdown("The samples of epoch 1 cut into batches: a short last batch, or the remainder drop_last throws away.")
     show_chart("inside", plan)
 
 
 def tradeoff_section(plan: Plan) -> None:
-    st.subheader("Batch size trade-off")
+    st.header("Batch size trade-off")
     st.markdown("Bigger batches mean fewer, larger optimizer steps for the same data and epochs.")
     show_chart("tradeoff", plan)
 
 
 def learning_rate_section(plan: Plan) -> None:
-    st.subheader("Learning rate over steps")
+    st.header("Learning rate over steps")
     if plan.setup.lr_schedule is None and plan.setup.framework not in us.PYTORCH:
         st.info("No learning-rate schedule is chosen: pick one under Advanced to see it per optimizer step.")
         return
@@ -367,7 +373,7 @@ def turn_on_early_stopping(plan: Plan) -> None:
 
 
 def early_stopping_section(values: dict, outcome: us.Outcome) -> None:
-    st.subheader("Early stopping")
+    st.header("Early stopping")
     plan = outcome.plan
     if not values["early_stopping"]:
         st.markdown(
@@ -413,7 +419,7 @@ def early_stopping_section(values: dict, outcome: us.Outcome) -> None:
 
 
 def translator_section(setup: Setup) -> None:
-    st.subheader("Framework translator")
+    st.header("Framework translator")
     st.markdown("The same setup as each framework would count it. Columns marked ≠ differ between frameworks.")
     table, differences = translator_for(setup)
     differs = set(table.attrs.get("differs", []))
@@ -426,11 +432,11 @@ def translator_section(setup: Setup) -> None:
     tabs = st.tabs([FRAMEWORK_LABELS[fw] for fw in us.FRAMEWORKS])
     snippets = snippets_for(setup)
     for tab, fw in zip(tabs, us.FRAMEWORKS, strict=True):
-        tab.code(snippets[fw], language="python")
+        tab.code(snippets[fw], language="python", wrap_lines=True)  # no sideways scrolling at 390 px
 
 
 def glossary_section() -> None:
-    st.subheader("Glossary")
+    st.header("Glossary")
     st.markdown("\n".join(f"- **{term}**: {text}" for term, text in explain.GLOSSARY.items()))
     st.caption(f"Scope: {explain.SCOPE}")
 
@@ -438,7 +444,21 @@ def glossary_section() -> None:
 # -- page -------------------------------------------------------------------------------------
 
 
+PAGE_CSS = """<style>
+/* KaTeX display blocks overflow their own box by a pixel or two, which makes an
+   unfocusable scroll region; long formulas shrink instead (see .katex below) */
+.katex-display { overflow: visible !important; }
+@media (max-width: 480px) {
+  .katex-display .katex { font-size: 0.95em; }
+  .stCode pre, .stCode code { font-size: 0.72rem !important; }  /* fewer wrapped lines of code on a phone */
+}
+/* metric labels wrap instead of ending in an ellipsis on narrow cards */
+[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div { white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+</style>"""
+
+
 def main() -> None:
+    st.html(PAGE_CSS)
     init_state()
     values = current_values()
     st.title("Epochs vs steps")

@@ -54,7 +54,7 @@ class Server:
     def __init__(self, script: Path, extra: list[str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = OUTPUT / f"streamlit-{script.stem}-{self.port}.log"
+        self.log = OUTPUT / f"streamlit-{script.stem}.log"  # the latest run of each script
         OUTPUT.mkdir(exist_ok=True)
         cmd = [
             sys.executable, "-m", "streamlit", "run", str(script),
