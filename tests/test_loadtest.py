@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import loadtest  # noqa: E402
+import memory_soak  # noqa: E402
 
 from epochsteps import urlstate as us  # noqa: E402
 
@@ -63,3 +64,47 @@ def test_short_load_test_has_no_errors(tmp_path):
     assert 0 < report["rss_before_mb"] <= report["rss_peak_mb"]
     assert "127.0.0.1" in report["url"]
     assert "errors 0" in proc.stdout
+
+
+# -- the memory soak's pieces (the 1,000-setting run itself is scripts/memory_soak.py) -----------
+
+
+def test_soak_settings_are_distinct_and_valid_links():
+    warm = memory_soak.distinct_settings(80, seed=10_001)
+    queries = memory_soak.distinct_settings(1000, seed=1, avoid=set(warm))
+    assert len(set(queries)) == 1000 and not set(queries) & set(warm)
+    from urllib.parse import parse_qs
+
+    frameworks = set()
+    for q in queries[:200]:
+        params = parse_qs(q, keep_blank_values=True)
+        values, notices = us.parse_query(params)
+        assert notices == [], (q, notices)  # every link means what it says: the soak visits real settings
+        frameworks.add(values["framework"])
+    assert frameworks == set(us.FRAMEWORKS)
+
+
+def test_a_websocket_session_runs_the_page_for_its_link(app_server):
+    """The soak's websocket driver gets the page a browser would: the link's numbers, no exception."""
+    import asyncio
+
+    from epochsteps import explain
+
+    query = "dataset_size=1281167&batch_size=256&epochs=90"
+    messages: list = []
+    received, problems = asyncio.run(memory_soak.ws_session(app_server.url, query, 60, collect=messages))
+    assert problems == []
+    assert received == sum(m.ByteSize() for m in messages)  # one serialized ForwardMsg per websocket frame
+    metrics = {
+        m.delta.new_element.metric.label: m.delta.new_element.metric.body
+        for m in messages
+        if m.WhichOneof("type") == "delta" and m.delta.new_element.WhichOneof("type") == "metric"
+    }
+    values, _ = us.parse_query({"dataset_size": "1281167", "batch_size": "256", "epochs": "90"})
+    want = {c.label: c.value for c in explain.metric_cards(us.values_to_setup(values).plan)}
+    assert metrics == want
+    charts = [
+        m for m in messages if m.WhichOneof("type") == "delta" and m.delta.new_element.WhichOneof("type") == "vega_lite_chart"
+    ]
+    assert len(charts) >= 3
+    assert received < 1_000_000  # the page budget, over the wire
