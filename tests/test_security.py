@@ -16,8 +16,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted([ROOT / "app.py", *ROOT.glob("pages/*.py"), *(ROOT / "epochsteps").rglob("*.py"), *(ROOT / "scripts").glob("*.py")])
-SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
+SOURCES = sorted(
+    [ROOT / "app.py", *ROOT.glob("pages/*.py"), *(ROOT / "epochsteps").rglob("*.py"), *(ROOT / "scripts").glob("*.py")]
+)
+SCRIPTS = sorted((ROOT / "scripts").rglob("*.py"))
 
 # calls that render their argument as raw HTML/JS in the browser
 HTML_SINKS = {"html", "iframe"}  # st.html, components.html, components.iframe
@@ -129,6 +131,34 @@ def address_findings(source: str, filename: str = "<src>") -> list[str]:
     return out
 
 
+def launch_findings(source: str, filename: str = "<src>") -> list[str]:
+    """A `streamlit run` command list must pass --server.address 127.0.0.1 (its default is every interface)."""
+    tree = ast.parse(source)
+    loopback = {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value == "127.0.0.1"
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.List):
+            continue
+        texts = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+        if "streamlit" not in texts or "run" not in texts:
+            continue
+        if "--server.address" not in texts:
+            out.append(f"{filename}:{node.lineno}: streamlit run without --server.address")
+            continue
+        value = node.elts[texts.index("--server.address") + 1] if texts.index("--server.address") + 1 < len(node.elts) else None
+        if not (isinstance(value, ast.Constant) and value.value == "127.0.0.1") and not (
+            isinstance(value, ast.Name) and value.id in loopback
+        ):
+            out.append(f"{filename}:{node.lineno}: streamlit run on an address other than 127.0.0.1")
+    return out
+
+
 # -- the scanner finds what it should (so a pass below means something) -----------------------
 
 
@@ -186,6 +216,20 @@ def test_the_address_check(snippet, ok):
     assert (address_findings(snippet) == []) is ok
 
 
+@pytest.mark.parametrize(
+    ("snippet", "ok"),
+    [
+        ("cmd = [python, '-m', 'streamlit', 'run', 'app.py', '--server.address', '127.0.0.1']", True),
+        ("HOST = '127.0.0.1'\ncmd = ['streamlit', 'run', 'app.py', '--server.address', HOST]", True),
+        ("cmd = ['streamlit', 'run', 'app.py', '--server.port', '8501']", False),
+        ("cmd = ['streamlit', 'run', 'app.py', '--server.address', host]", False),
+        ("cmd = ['streamlit', 'run', 'app.py', '--server.address', '0.0.0.0']", False),
+    ],
+)
+def test_the_launch_check(snippet, ok):
+    assert (launch_findings(snippet) == []) is ok
+
+
 # -- the project's own source --------------------------------------------------------------------
 
 
@@ -200,12 +244,11 @@ def test_no_raw_html_code_execution_pickle_or_shell(path):
     assert findings(path.read_text(), path.relative_to(ROOT).as_posix()) == []
 
 
-@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_scripts_only_use_127_0_0_1(path):
     source = path.read_text()
     assert address_findings(source, path.name) == []
-    if "streamlit" in source and "run" in source:
-        assert "--server.address" in source and "127.0.0.1" in source  # never Streamlit's default of every interface
+    assert launch_findings(source, path.name) == []
 
 
 def test_the_core_never_imports_streamlit():
@@ -254,3 +297,58 @@ def test_html_injection_in_the_url_is_shown_as_text():
     shown = "\n".join(w.value for w in at.warning)
     assert "onerror" in shown.replace("\\", "")  # the value was echoed ...
     assert not re.search(r"(?<!\\)[<\[\]()]", shown.split(":", 1)[1]), shown  # ... with every tag and link bracket escaped
+
+
+# -- bounded caches: memory stays flat however many settings are visited ---------------------------
+
+
+def unbounded_caches(source: str, filename: str = "<src>") -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for deco in node.decorator_list:
+            call = deco if isinstance(deco, ast.Call) else None
+            _, attr = _name(call.func if call else deco)
+            if attr in ("cache_data", "cache_resource", "experimental_memo", "experimental_singleton"):
+                limit = _kw(call, "max_entries") if call else None
+                if limit is None or (isinstance(limit, ast.Constant) and limit.value is None):
+                    out.append(f"{filename}:{node.lineno}: {node.name} is cached with no max_entries")
+            elif attr == "cache":  # functools.cache never evicts
+                out.append(f"{filename}:{node.lineno}: {node.name} uses functools.cache (unbounded)")
+            elif attr == "lru_cache":
+                size = _kw(call, "maxsize") if call else None
+                if call and call.args:
+                    size = call.args[0]
+                if call is not None and isinstance(size, ast.Constant) and size.value is None:
+                    out.append(f"{filename}:{node.lineno}: {node.name} uses lru_cache(maxsize=None)")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("snippet", "ok"),
+    [
+        ("@st.cache_resource(max_entries=64)\ndef f(x): ...", True),
+        ("@st.cache_data(max_entries=N, ttl=60)\ndef f(x): ...", True),
+        ("@lru_cache(maxsize=4)\ndef f(x): ...", True),
+        ("@lru_cache\ndef f(x): ...", True),  # 128 entries by default
+        ("@st.cache_data\ndef f(x): ...", False),
+        ("@st.cache_resource(show_spinner=False)\ndef f(x): ...", False),
+        ("@st.cache_data(max_entries=None)\ndef f(x): ...", False),
+        ("@functools.cache\ndef f(x): ...", False),
+        ("@lru_cache(maxsize=None)\ndef f(x): ...", False),
+        ("@lru_cache(None)\ndef f(x): ...", False),
+    ],
+)
+def test_the_cache_rule(snippet, ok):
+    assert (unbounded_caches(snippet) == []) is ok
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_cache_is_bounded(path):
+    assert unbounded_caches(path.read_text(), path.relative_to(ROOT).as_posix()) == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests").glob("*.py")), ids=lambda p: p.name)
+def test_tests_start_streamlit_on_127_0_0_1_only(path):
+    assert launch_findings(path.read_text(), path.name) == []
