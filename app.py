@@ -8,7 +8,10 @@ mode, exports) can slot in between them.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import altair as alt
 import pandas as pd
@@ -82,12 +85,24 @@ def outcome_for(items: tuple) -> us.Outcome:
     return us.values_to_setup(dict(items))
 
 
-def _arrow(records: list[dict]) -> bytes:
-    table = pa.Table.from_pylist(records)
+MAX_ROWS = 5_000  # no chart sends more rows than this (altair raises MaxRowsError beyond)
+
+
+def _arrow_dataset(data: pd.DataFrame, datasets: dict) -> dict:
+    """Altair data transformer: the table goes out as Arrow IPC bytes (what Streamlit
+    sends to the browser), skipping Altair's JSON records."""
+    alt.utils.data.limit_rows(data, max_rows=MAX_ROWS)
+    table = pa.Table.from_pandas(data, preserve_index=False)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    payload = sink.getvalue().to_pybytes()
+    name = "data-" + hashlib.sha1(payload).hexdigest()[:20]
+    datasets[name] = payload
+    return {"name": name}
+
+
+alt.data_transformers.register("epochsteps_arrow", _arrow_dataset)
 
 
 def to_spec(chart: alt.TopLevelMixin) -> dict:
@@ -96,9 +111,11 @@ def to_spec(chart: alt.TopLevelMixin) -> dict:
     Built once per setup and cached, so a rerun sends the spec without re-validating
     the Altair objects or re-serialising the data.
     """
-    with ALTAIR_LOCK, alt.data_transformers.enable("default"), alt.theme.enable("none"):
+    datasets: dict[str, bytes] = {}
+    # Altair's transformer and theme switches are process-wide: hold Streamlit's own lock.
+    with ALTAIR_LOCK, alt.data_transformers.enable("epochsteps_arrow", datasets=datasets), alt.theme.enable("none"):
         spec = chart.to_dict(validate=False)
-    spec["datasets"] = {name: _arrow(rows) for name, rows in spec.get("datasets", {}).items()}
+    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
     # Streamlit fits the whole chart (title, axes, legend) into the spec's height unless
     # told otherwise; fit only the width, so `height` stays the plot's own height.
     spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
@@ -131,6 +148,54 @@ def translator_for(setup: Setup) -> tuple[pd.DataFrame, list[str]]:
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def snippets_for(setup: Setup) -> dict[str, str]:
     return {fw: explain.code_snippet(setup, fw) for fw in us.FRAMEWORKS}
+
+
+def charts_shown(plan: Plan) -> list[str]:
+    """The charts the page draws for this plan, in page order."""
+    if us.dead_end(plan):
+        return []
+    kinds = ["timeline", "inside", "tradeoff"]
+    if plan.setup.lr_schedule is not None or plan.setup.framework in us.PYTORCH:
+        kinds.append("lr")  # the PyTorch loops show StepLR per epoch vs per batch without a schedule
+    if plan.setup.patience is not None:
+        kinds.append("early")
+    return kinds
+
+
+# -- prefetch: the next slider stop is usually the next thing asked for ------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def prefetch_pool() -> ThreadPoolExecutor:
+    """One background worker for the whole server, so prefetching never takes both cores."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epochsteps-prefetch")
+
+
+def warm(items: tuple, ticket: list[int], number: int) -> None:
+    """Build a neighbouring setup's plan and charts into the (bounded) caches, unless the
+    user has moved on since this was queued."""
+    outcome = outcome_for(items)
+    if outcome.plan is None:
+        return
+    for kind in charts_shown(outcome.plan):
+        if ticket[0] != number:
+            return
+        with contextlib.suppress(SetupError):
+            chart_spec(kind, outcome.setup, outcome.plan)
+    if ticket[0] == number:
+        translator_for(outcome.setup)
+        snippets_for(outcome.setup)
+
+
+def prefetch_next(values: dict) -> None:
+    """Queue the setups one slider stop away from this one, the way the user last moved first."""
+    move = us.last_move(st.session_state.get("_previous_values"), values)
+    st.session_state["_previous_values"] = values
+    key, direction = move or ("batch_size", 1)
+    ticket = st.session_state.setdefault("_prefetch_ticket", [0])
+    ticket[0] += 1  # older queued work for this session is skipped
+    for nearby in us.neighbours(values, key, direction):
+        prefetch_pool().submit(warm, tuple(nearby.items()), ticket, ticket[0])
 
 
 def show_chart(kind: str, plan: Plan) -> None:
@@ -357,7 +422,7 @@ def tradeoff_section(plan: Plan) -> None:
 
 def learning_rate_section(plan: Plan) -> None:
     st.header("Learning rate over steps")
-    if plan.setup.lr_schedule is None and plan.setup.framework not in us.PYTORCH:
+    if "lr" not in charts_shown(plan):
         st.info("No learning-rate schedule is chosen: pick one under Advanced to see it per optimizer step.")
         return
     if plan.setup.lr_schedule is None:
@@ -491,6 +556,7 @@ def main() -> None:
         early_stopping_section(values, outcome)
     translator_section(plan.setup)
     glossary_section()
+    prefetch_next(values)
 
 
 main()

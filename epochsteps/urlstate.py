@@ -227,6 +227,30 @@ def short_number(n: int) -> str:
     return f"{n:,}"
 
 
+LINKED = ("dataset_size", "batch_size", "epochs")  # slider + exact box
+
+
+def last_move(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> tuple[str, int] | None:
+    """Which slider control changed between two runs, and which way (+1 up, -1 down)."""
+    if before is None:
+        return None
+    for key in LINKED:
+        if before.get(key) != after.get(key):
+            return key, 1 if after[key] > before[key] else -1
+    return None
+
+
+def neighbours(values: Mapping[str, Any], key: str, direction: int = 1) -> list[dict[str, Any]]:
+    """The values with `key` one slider stop away, the stop in `direction` first: the
+    likely next moves, worth preparing while the user reads the page."""
+    stops = CONTROLS[key].stops
+    current = values[key]
+    up = next((s for s in stops if s > current), None)
+    down = next((s for s in reversed(stops) if s < current), None)
+    order = (up, down) if direction >= 0 else (down, up)
+    return [{**values, key: v} for v in order if v is not None]
+
+
 def nearest_stop(key: str, value: int) -> int:
     """The slider stop closest to `value` on a log scale."""
     stops = np.asarray(CONTROLS[key].stops, dtype=float)
