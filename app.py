@@ -165,7 +165,7 @@ def charts_shown(plan: Plan) -> list[str]:
 # -- prefetch: the next slider stop is usually the next thing asked for ------------------------
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=1, show_spinner=False)
 def prefetch_pool() -> ThreadPoolExecutor:
     """One background worker for the whole server, so prefetching never takes both cores."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epochsteps-prefetch")
