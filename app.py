@@ -28,6 +28,8 @@ try:  # Streamlit's own lock around Altair's global theme / transformer switches
 except ImportError:  # pragma: no cover - a later Streamlit
     ALTAIR_LOCK = threading.Lock()
 
+# Query keys owned by other page features (lesson mode, ...): not controls, kept in the URL.
+KEEP_URL_KEYS: tuple[str, ...] = ()
 CACHE_ENTRIES = 64  # per cached function: memory stays flat however many settings are visited
 FRAMEWORK_LABELS = explain.SHORT_NAMES
 
@@ -41,7 +43,7 @@ def init_state() -> None:
     """First run of a session: the URL's values (checked) become the widgets' values."""
     if "_loaded" in st.session_state:
         return
-    raw = {k: st.query_params.get_all(k) for k in st.query_params}
+    raw = {k: st.query_params.get_all(k) for k in st.query_params if k not in KEEP_URL_KEYS}
     values, notices = us.parse_query(raw)
     put_values(values)
     st.session_state["_url_notices"] = notices
@@ -72,8 +74,8 @@ def current_values() -> dict:
 
 def sync_url(values: dict) -> None:
     """Put the non-default values in the query string so a copied link reproduces the page."""
-    query = us.to_query(values)
-    if query != st.query_params.to_dict():
+    query = {**us.to_query(values), **{k: st.query_params.get_all(k) for k in KEEP_URL_KEYS if k in st.query_params}}
+    if query != {k: st.query_params.get_all(k) if k in KEEP_URL_KEYS else st.query_params[k] for k in st.query_params}:
         st.query_params.from_dict(query)
 
 
@@ -494,7 +496,7 @@ def translator_section(setup: Setup) -> None:
     st.dataframe(styled, hide_index=True, width="stretch")
     for line in differences:
         st.markdown(f"- {line}")
-    tabs = st.tabs([FRAMEWORK_LABELS[fw] for fw in us.FRAMEWORKS])
+    tabs = st.tabs([FRAMEWORK_LABELS[fw] for fw in us.FRAMEWORKS], default=FRAMEWORK_LABELS[setup.framework])  # open on yours
     snippets = snippets_for(setup)
     for tab, fw in zip(tabs, us.FRAMEWORKS, strict=True):
         tab.code(snippets[fw], language="python", wrap_lines=True)  # no sideways scrolling at 390 px
