@@ -76,11 +76,27 @@ def one_setting(rng: random.Random) -> dict[str, str]:
     return {k: str(v) for k, v in q.items()}
 
 
-def distinct_settings(n: int, seed: int, avoid: set[str] | None = None) -> list[str]:
+def heavy_setting(rng: random.Random) -> dict[str, str]:
+    """The abuse case: close to the page's limit of 1,000,000 evaluations in one run."""
+    fw = rng.choice(("pytorch", "pytorch-flush", "hf", "lightning"))
+    q = {"framework": fw, "dataset_size": rng.randint(500_000, 1_000_000), "batch_size": 1, "epochs": 1}
+    if fw == "lightning":
+        q.update(val_check_interval=1, check_val_every_n_epoch="none")
+    else:
+        q["eval_every_steps"] = 1
+    if rng.random() < 0.5:
+        q.update(early_stopping="true", patience=10_000, seed=rng.randint(0, 10**6))
+    if rng.random() < 0.5:
+        q.update(lr_schedule="cosine", warmup_steps=100)
+    return {k: str(v) for k, v in q.items()}
+
+
+def distinct_settings(n: int, seed: int, avoid: set[str] | None = None, mix: str = "random") -> list[str]:
     """n distinct query strings (none of them in `avoid`)."""
     rng, seen, out = random.Random(seed), set(avoid or ()), []
+    make = heavy_setting if mix == "heavy" else one_setting
     while len(out) < n:
-        query = urlencode(one_setting(rng))
+        query = urlencode(make(rng))
         if query not in seen:
             seen.add(query)
             out.append(query)
@@ -223,11 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--deadline", type=float, default=1800, help="seconds for the whole run; then it stops")
     ap.add_argument("--page-timeout", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mix", choices=("random", "heavy"), default="random", help="random settings, or each near 10^6 evaluations")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
-    warm_queries = distinct_settings(args.warmup, seed=args.seed + 10_000)
-    queries = distinct_settings(args.settings, seed=args.seed, avoid=set(warm_queries))
+    warm_queries = distinct_settings(args.warmup, seed=args.seed + 10_000, mix=args.mix)
+    queries = distinct_settings(args.settings, seed=args.seed, avoid=set(warm_queries), mix=args.mix)
     settle_s = args.session_ttl + 15  # Streamlit sweeps expired sessions periodically
     deadline = time.monotonic() + args.deadline
     server = Server(extra=["--server.disconnectedSessionTTL", str(int(args.session_ttl))])
