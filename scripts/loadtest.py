@@ -112,6 +112,12 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class MemorySampler(threading.Thread):
     """The server's RSS every `every` seconds, for the peak."""
 
@@ -291,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         report["rss_before_mb"] = server.rss_mb()
         sampler = MemorySampler(server)
         sampler.start()
+        cpu_before = cpu_seconds(server.proc.pid)
         started = time.perf_counter()
         try:
             result = asyncio.run(
@@ -302,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         report["load_average_1min"] = os.getloadavg()[0]  # the machine may be shared: latencies depend on it
         report["rss_peak_mb"] = sampler.stop()
         report["rss_after_mb"] = server.rss_mb()
+        report["server_cpu_s"] = round(cpu_seconds(server.proc.pid) - cpu_before, 1)
     finally:
         server.stop()
 
@@ -316,13 +324,17 @@ def main(argv: list[str] | None = None) -> int:
         max_ms=round(max(lat), 1) if lat else float("nan"),
         page_load_p50_ms=round(percentile(result.load_ms, 50), 1),
     )
+    # The server's own CPU per change (page loads included): what a class costs the host,
+    # apart from the browsers, which share this machine's CPUs here but not in real use.
+    report["server_cpu_ms_per_change"] = round(1000 * report["server_cpu_s"] / max(1, len(lat)), 1)
     for key in ("rss_before_mb", "rss_peak_mb", "rss_after_mb"):
         report[key] = round(report[key], 1)
     print(
         f"{report['sessions']} sessions x {report['changes_per_session']} changes in {report['wall_s']} s: "
         f"errors {report['errors']}, change -> updated chart p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms "
         f"(max {report['max_ms']} ms; page load p50 {report['page_load_p50_ms']} ms); server RSS "
-        f"{report['rss_before_mb']} MB before, {report['rss_peak_mb']} MB peak, {report['rss_after_mb']} MB after "
+        f"{report['rss_before_mb']} MB before, {report['rss_peak_mb']} MB peak, {report['rss_after_mb']} MB after; "
+        f"server CPU {report['server_cpu_s']} s ({report['server_cpu_ms_per_change']} ms per change) "
         f"(load average {report['load_average_1min']:.1f} on {report['cpus']} CPUs)"
     )
     for line in result.errors[:20]:
