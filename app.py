@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import altair as alt
 import pandas as pd
@@ -128,12 +129,16 @@ def to_spec(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
+# Rows per chart on the page: about one per pixel of the plot at the page's 704 px width.
+# More rows draw nothing more, but the browser re-draws every one of them on each move
+# (2,000 SVG bands take about twice as long to repaint as 600 here).
+PAGE_BUDGET = 600
 BUILDERS = {
-    "timeline": charts.step_timeline,
-    "inside": charts.inside_epoch,
+    "timeline": partial(charts.step_timeline, budget=PAGE_BUDGET),
+    "inside": partial(charts.inside_epoch, budget=PAGE_BUDGET),
     "tradeoff": charts.batch_size_tradeoff,
-    "lr": charts.learning_rate,
-    "early": charts.early_stopping,
+    "lr": partial(charts.learning_rate, budget=PAGE_BUDGET),
+    "early": partial(charts.early_stopping, budget=PAGE_BUDGET),
 }
 
 
