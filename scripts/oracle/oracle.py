@@ -46,7 +46,7 @@ def parse(argv):
     p.add_argument("--eval-every-steps", type=str)
     p.add_argument("--val-check-interval", type=str)
     p.add_argument("--check-val-every-n-epoch", type=str)
-    p.add_argument("--validation-freq", type=int)
+    p.add_argument("--validation-freq", type=str)
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--patience", type=int)
     p.add_argument("--min-delta", type=float, default=0.0)
@@ -59,6 +59,9 @@ def parse(argv):
     p.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     a.metric_values = [float(v) for v in a.metrics.split(",")] if a.metrics else None
+    if a.validation_freq is not None:  # keras: an int, or a list of 1-indexed epochs ("1,3")
+        vf = [int(v) for v in a.validation_freq.split(",") if v.strip()]
+        a.validation_freq = vf if "," in a.validation_freq else vf[0]
     return a
 
 
@@ -624,6 +627,11 @@ def main():
     res = None
     try:
         fw = a.framework
+        if fw != "hf" and a.lr_schedule and a.warmup_steps != int(a.warmup_steps):
+            # round 2: a fractional warmup (a ratio < 1, or 2.5) is TrainingArguments.get_warmup_steps, an HF
+            # notion; transformers.get_scheduler / keras CosineDecay take a step count (DESIGN.md contract)
+            raise OracleError(f"warmup_steps={a.warmup_steps:g}: a fractional warmup is an HF TrainingArguments "
+                              f"notion; {fw} takes a whole number of steps")
         if fw in ("pytorch", "pytorch-flush"):
             res = run_pytorch(a, flush=(fw == "pytorch-flush"))
         elif fw == "hf":
