@@ -147,9 +147,12 @@ def test_dependent_controls_appear_with_their_switch():
     at.number_input(key="lr").set_value(0.001).run()
     at.slider(key="noise").set_value(0.1).run()
     at.slider(key="overfit_at").set_value(0.3).run()
+    at.number_input(key="min_delta").set_value(0.01).run()
+    at.number_input(key="seed").set_value(5).run()
     assert not at.exception
     q = at.query_params
     assert (q["patience"], q["warmup_steps"], q["lr"], q["noise"], q["overfit_at"]) == ("1", "0.1", "0.001", "0.1", "0.3")
+    assert (q["min_delta"], q["seed"]) == ("0.01", "5")
     assert len(charts(at)) == 5  # the early-stopping chart too
     values, _ = us.parse_query(dict(q))
     es = us.values_to_setup(values).plan.early_stop
@@ -286,3 +289,13 @@ def test_no_chart_sends_more_than_5000_rows(query):
     for chart in charts(at):
         for dataset in chart.proto.datasets:
             assert pa.ipc.open_stream(dataset.data.data).read_all().num_rows <= 5_000
+
+
+def test_keras_start_from_epoch():
+    at = run({"framework": "keras", "early_stopping": "true", "patience": "1"})
+    at.number_input(key="start_from_epoch").set_value(4).run()
+    assert not at.exception
+    assert at.query_params["start_from_epoch"] == "4"
+    values, notices = us.parse_query(dict(at.query_params))
+    assert notices == [] and metrics(at) == expected_cards(values)
+    assert any("start_from_epoch=4" in unescaped(m.value) for m in at.markdown)  # the takeaway names it
