@@ -28,18 +28,26 @@ def _bench(benchmark, setup: Setup, rounds: int):
     return benchmark.pedantic(_cold_train, args=(setup,), rounds=rounds, iterations=1, warmup_rounds=1)
 
 
+
+def fastest(benchmark) -> float:
+    """Fastest round in seconds; with --benchmark-disable the one timed call."""
+    if benchmark.stats is None:
+        return 0.0  # disabled: the run itself was still checked above
+    return benchmark.stats.stats.min
+
+
 @pytest.mark.parametrize("framework", ["pytorch", "hf"])
 def test_bench_textbook_run(benchmark, framework):
     run = _bench(benchmark, Setup(framework=framework, **TEXTBOOK), rounds=7)
     assert run.optimizer_steps == 1_000 and run.downsized is None
-    assert benchmark.stats.stats.min < 0.300
+    assert fastest(benchmark) < 0.300
 
 
 def test_bench_run_at_the_caps(benchmark):
     setup = Setup(framework="hf", dataset_size=tr.MAX_TRAIN_SAMPLES, batch_size=100, epochs=40, patience=1_000)
     run = _bench(benchmark, setup, rounds=3)
     assert run.optimizer_steps == tr.MAX_OPTIMIZER_STEPS and run.downsized is None and len(run.val_loss) == 40
-    assert benchmark.stats.stats.min < 1.5
+    assert fastest(benchmark) < 1.5
 
 
 def test_bench_work_budget_corner(benchmark):
@@ -47,11 +55,11 @@ def test_bench_work_budget_corner(benchmark):
     setup = Setup(framework="lightning", dataset_size=tr.MAX_TRAIN_SAMPLES, batch_size=1, epochs=60, grad_accum=150)
     run = _bench(benchmark, setup, rounds=3)
     assert run.downsized is not None and tr.run_cost(run.plan).fits()
-    assert benchmark.stats.stats.min < 1.5
+    assert fastest(benchmark) < 1.5
 
 
 def test_bench_imagenet_downsized(benchmark):
     setup = Setup(framework="hf", dataset_size=1_281_167, batch_size=256, epochs=90)
     run = _bench(benchmark, setup, rounds=3)
     assert run.downsized is not None and run.optimizer_steps <= tr.MAX_OPTIMIZER_STEPS
-    assert benchmark.stats.stats.min < 1.5
+    assert fastest(benchmark) < 1.5
