@@ -4,10 +4,10 @@ import math
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from epochsteps import Setup, make_plan, quiz
+from epochsteps import Setup, SetupError, make_plan, quiz
 
 TEXTBOOK = Setup(dataset_size=10_000, batch_size=100, epochs=10)
 RICH = Setup(
@@ -96,7 +96,10 @@ def _setups():
 @settings(max_examples=60, deadline=None)
 @given(_setups(), st.integers(0, 10_000))
 def test_answers_are_the_core_numbers(setup, seed):
-    plan = make_plan(setup)
+    try:
+        plan = make_plan(setup)
+    except SetupError:
+        assume(False)  # a setup the framework refuses has no questions to check
     expected = {
         "steps_per_epoch": int(plan.steps[0]) if plan.epochs_started else None,
         "total_steps": plan.total_optimizer_steps,
