@@ -81,7 +81,7 @@ CONTROLS: dict[str, Control] = {
         Control("early_stopping", "bool", False, label="Early stopping"),
         Control("patience", "int", 3, 0, 10**4, label="Patience (evaluations)"),
         Control("min_delta", "float", 0.0, 0, 1e6, label="min_delta"),
-        Control("metric_source", "choice", "curve", allowed=("curve", "pasted"), label="Validation metric"),
+        Control("metric_source", "choice", "curve", allowed=("curve", "pasted", "lab"), label="Validation metric"),
         Control("seed", "int", 0, 0, 2**31 - 1, label="Seed"),
         Control("noise", "float", 0.02, 0, 0.5, label="Noise"),
         Control("overfit_at", "float", 0.6, 0, 1, label="Overfitting starts at (fraction of the run)"),
@@ -147,8 +147,9 @@ def applies(key: str, values: Mapping[str, Any]) -> bool:
         return values.get("lr_schedule", "none") != "none"
     if key in ("patience", "min_delta", "metric_source"):
         return bool(values.get("early_stopping"))
-    if key in ("seed", "noise", "overfit_at"):
+    if key in ("noise", "overfit_at"):
         return bool(values.get("early_stopping")) and values.get("metric_source") == "curve"
+    # seed: the illustrative curve's and the training lab's, which is always on the page
     if key == "metrics_text":
         return bool(values.get("early_stopping")) and values.get("metric_source") == "pasted"
     return key in CONTROLS
@@ -440,6 +441,26 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def setup_query(setup: Setup) -> tuple[dict[str, str], list[str]]:
+    """A Setup (a loaded setup.json) as query text for `parse_query`, which checks it like a
+    link; plus notes on what the page cannot show. Fields left at the Setup's defaults are left out."""
+    defaults = Setup(dataset_size=1, batch_size=1)
+    query = {"dataset_size": fmt(setup.dataset_size), "batch_size": fmt(setup.batch_size), "epochs": fmt(setup.epochs)}
+    for key in CONTROLS:
+        value = getattr(setup, key, None)
+        if key not in query and hasattr(setup, key) and value != getattr(defaults, key):
+            query[key] = fmt_value(key, value)
+    query["lr_schedule"] = setup.lr_schedule or "none"
+    query["early_stopping"] = fmt(setup.patience is not None)
+    if setup.metrics:
+        query["metric_source"] = "pasted"
+        query["metrics_text"] = ", ".join(repr(float(v)) for v in setup.metrics)
+    notes = []
+    if setup.mode != "min":
+        notes.append(f"mode={echo(setup.mode)}: the page reads the metric as a loss (lower is better)")
+    return query, notes
+
+
 # -- values -> setup -> plan ----------------------------------------------------------
 
 
@@ -511,6 +532,8 @@ def values_to_setup(values: Mapping[str, Any]) -> Outcome:
                     )
                 if not metrics:
                     notes.append("No values pasted yet: paste one validation loss per evaluation.")
+            elif values["metric_source"] == "lab":
+                metrics = ()  # the page fills in the training lab's own validation losses
             else:
                 # One illustrative value per evaluation the run would make without stopping.
                 base = make_plan(Setup(**{k: x for k, x in kw.items() if k not in ("patience", "min_delta")}))
