@@ -12,7 +12,8 @@ import numpy as np
 
 from ..setup import Setup, SetupError
 
-MAX_EVALUATIONS = 1_000_000
+# Bounds the memory of one plan (each evaluation is a few int64s, and pages cache plans).
+MAX_EVALUATIONS = 100_000
 
 
 @dataclass(frozen=True)

@@ -143,14 +143,14 @@ def _validations(setup: Setup, load_batches: int, per_epoch: int, batches: np.nd
         # count batches across epochs (total_batch_idx)
         batch_ends = np.cumsum(batches)
         count = int(batch_ends[-1]) // every
-        _cap(count)
+        _cap(setup, count)
         total_idx = np.arange(1, count + 1, dtype=np.int64) * every
         epoch = np.searchsorted(batch_ends, total_idx, side="left")
         done = total_idx - (batch_ends - batches)[epoch]
     else:
         active = epochs[(epochs + 1) % setup.check_val_every_n_epoch == 0]
         per = batches[active] // every
-        _cap(int(per.sum()))
+        _cap(setup, int(per.sum()))
         epoch = np.repeat(active, per)
         first = np.cumsum(per) - per
         done = (np.arange(len(epoch), dtype=np.int64) - np.repeat(first, per) + 1) * every
@@ -158,9 +158,9 @@ def _validations(setup: Setup, load_batches: int, per_epoch: int, batches: np.nd
     return Events.of(starts[epoch] + step_in_epoch, epoch, done)
 
 
-def _cap(count: int) -> None:
+def _cap(setup: Setup, count: int) -> None:
     if count > MAX_EVALUATIONS:
-        raise SetupError("val_check_interval", count, f"would validate {count:,} times; at most {MAX_EVALUATIONS:,}")
+        raise SetupError("val_check_interval", setup.val_check_interval, f"would validate {count:,} times; at most {MAX_EVALUATIONS:,}")
 
 
 def _epoch_end_checks(setup: Setup, evaluations: Events, batches: np.ndarray, ends: np.ndarray) -> Events:
