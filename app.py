@@ -31,7 +31,11 @@ except ImportError:  # pragma: no cover - a later Streamlit
 
 # Query keys owned by other page features (lesson mode, ...): not controls, kept in the URL.
 KEEP_URL_KEYS: tuple[str, ...] = ()
-CACHE_ENTRIES = 64  # per cached function: memory stays flat however many settings are visited
+CACHE_ENTRIES = 24  # per cached function: memory stays flat however many settings are visited
+
+# Altair validates every schema object as it is built (its "debug mode"): about a third of
+# the time a new setup's charts take. The chart tests validate the same specs in full.
+alt.utils.schemapi.disable_debug_mode()
 FRAMEWORK_LABELS = explain.SHORT_NAMES
 
 st.set_page_config(page_title="Epochs vs steps", layout="centered")  # no page_icon: it would be fetched from a CDN
