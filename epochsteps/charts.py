@@ -477,7 +477,8 @@ def batch_size_tradeoff(plan: Plan) -> alt.LayerChart | alt.Chart:
         )
         layers.append(
             _chart(label)
-            .mark_text(color=NEUTRAL, fontSize=12, align="right" if right_half else "left", dx=-14 if right_half else 14, dy=-12)
+            # steps fall as the batch grows: the free corners are above-right and below-left of the point
+            .mark_text(color=NEUTRAL, fontSize=12, align="right" if right_half else "left", dx=-14 if right_half else 14, dy=16 if right_half else -12)
             .encode(x=x, y=y, text="label:N")
         )
     s = plan.setup
