@@ -185,7 +185,7 @@ def _x_steps(total: int, field: str = "step") -> alt.X:
 def _epoch_caption(plan: Plan) -> str:
     bounds = _epoch_bounds(plan)
     stride = bounds.attrs.get("label_stride", 1)
-    return "Numbers on top are epochs" + (f" (every {stride:,}th labelled)" if stride > 1 else "")
+    return "Numbers on top are epochs" + (f" (one in {stride:,} labelled)" if stride > 1 else "")
 
 
 # -- step timeline ---------------------------------------------------------------------------
