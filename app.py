@@ -8,9 +8,16 @@ mode, exports) can slot in between them.
 
 from __future__ import annotations
 
+import os
+
+# Before numpy loads: BLAS threads slow the training lab's small matrix products up to 3x on 2 cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import contextlib
 import hashlib
 import threading
+import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -19,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from epochsteps import charts, explain
+from epochsteps import charts, explain, exports, lab_charts, lessons, quiz, share, training
 from epochsteps import urlstate as us
 from epochsteps.plan import Plan
 from epochsteps.setup import Setup, SetupError
@@ -30,7 +37,7 @@ except ImportError:  # pragma: no cover - a later Streamlit
     ALTAIR_LOCK = threading.Lock()
 
 # Query keys owned by other page features (lesson mode, ...): not controls, kept in the URL.
-KEEP_URL_KEYS: tuple[str, ...] = ()
+KEEP_URL_KEYS: tuple[str, ...] = lessons.LESSON_KEYS
 CACHE_ENTRIES = 24  # per cached function: memory stays flat however many settings are visited
 
 # Altair validates every schema object as it is built (its "debug mode"): about a third of
@@ -48,10 +55,16 @@ def init_state() -> None:
     """First run of a session: the URL's values (checked) become the widgets' values."""
     if "_loaded" in st.session_state:
         return
-    raw = {k: st.query_params.get_all(k) for k in st.query_params if k not in KEEP_URL_KEYS}
+    params, lesson_params = lessons.split_params({k: st.query_params.get_all(k) for k in st.query_params})
+    raw = {k: v for k, v in params.items() if k not in KEEP_URL_KEYS}
     values, notices = us.parse_query(raw)
+    mode = lessons.parse_lesson_params(lesson_params)  # lesson=, hide=, lock=: never reported as unknown controls
+    values, replaced = mode.apply(values, given=frozenset(raw) & frozenset(us.CONTROLS))
     put_values(values)
     st.session_state["_url_notices"] = notices
+    st.session_state["_lesson"] = mode
+    st.session_state["_lesson_notices"] = (*mode.notices, *replaced)  # may quote URL text: st.text only
+    st.session_state["_fixed"] = {k: values[k] for k in mode.hidden | mode.locked}
     st.session_state["_url_values"] = values
     st.session_state["_loaded"] = True
 
@@ -68,6 +81,9 @@ def put_values(values: dict) -> None:
 
 def current_values() -> dict:
     """The controls' values, with impossible combinations fixed in the widgets too."""
+    fixed = fixed_values()
+    if any(st.session_state.get(k, us.DEFAULTS[k]) != v for k, v in fixed.items()):  # a preset or a loaded file moved one
+        put_values({**{k: st.session_state.get(k, us.DEFAULTS[k]) for k in us.CONTROLS}, **fixed})
     raw = {k: st.session_state.get(k, us.DEFAULTS[k]) for k in us.CONTROLS}
     values, notices = us.check_values(raw)
     for key, value in values.items():
@@ -222,6 +238,205 @@ def show_chart(kind: str, plan: Plan) -> None:
     st.caption(us.plain(description))
 
 
+# -- the training lab: real runs, bounded, with progress only when they take a while ------------
+
+LAB_ENTRIES = 24  # lab runs kept for all sessions (at most ~0.5 MB each at the step cap)
+MOMENT = 0.3  # s: a run quicker than this shows no progress bar
+
+
+class LabRuns:
+    """Lab runs by (setup, seed), the least recently used dropped beyond `size`. A bounded
+    cache like st.cache_resource, but one whose misses can report progress on the page."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.lock = threading.Lock()
+        self.runs: OrderedDict[tuple, training.TrainingRun | str] = OrderedDict()
+
+    def get(self, key: tuple) -> training.TrainingRun | str | None:
+        with self.lock:
+            run = self.runs.get(key)
+            if run is not None:
+                self.runs.move_to_end(key)
+            return run
+
+    def put(self, key: tuple, run: training.TrainingRun | str) -> None:
+        with self.lock:
+            self.runs[key] = run
+            self.runs.move_to_end(key)
+            while len(self.runs) > self.size:
+                self.runs.popitem(last=False)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def lab_runs() -> LabRuns:
+    return LabRuns(LAB_ENTRIES)
+
+
+class LazyProgress:
+    """The lab's progress callback: a bar in `slot` that appears only once the run has taken
+    longer than a moment. Each update is also a point where a newer rerun can stop this one."""
+
+    def __init__(self, slot, text: str):
+        self.slot, self.text, self.start, self.shown = slot, text, time.perf_counter(), False
+
+    def __call__(self, fraction: float) -> None:
+        if self.shown or time.perf_counter() - self.start > MOMENT:
+            self.shown = True
+            self.slot.progress(min(max(fraction, 0.0), 1.0), text=self.text)
+
+
+def lab_run(setup: Setup, seed: int, slot=None, text: str = "", store: LabRuns | None = None) -> training.TrainingRun | str:
+    """The lab run of `setup` (its metric values aside: the lab measures its own), from the
+    bounded cache or trained now; a setup the lab cannot run gives its reason as text."""
+    key = (setup.replace(metrics=()), int(seed))
+    store = store or lab_runs()
+    run = store.get(key)
+    if run is None:
+        progress = LazyProgress(slot, text) if slot is not None else None
+        try:
+            run = training.train(key[0], key[1], progress=progress)
+        except SetupError as error:
+            run = f"The training lab cannot run this setup: {error}"
+        store.put(key, run)
+        if progress is not None and progress.shown:
+            slot.empty()
+    return run
+
+
+def lab_pair(setup: Setup, seed: int, slot=None, store: LabRuns | None = None) -> tuple[training.TrainingRun, ...] | str:
+    """The same setup at two batch sizes (training.batch_pair) for the same epochs: early
+    stopping left out, so both runs go the whole way."""
+    try:
+        base = setup.replace(patience=None, metrics=())
+        runs = tuple(
+            lab_run(base.replace(batch_size=b), seed, slot, f"Training with batch {b:,}", store)
+            for b in training.batch_pair(setup)
+        )
+    except SetupError as error:
+        return f"The training lab cannot compare batch sizes here: {error}"
+    return next((r for r in runs if isinstance(r, str)), runs)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def lab_spec(kind: str, key: tuple, _runs: tuple[training.TrainingRun, ...]) -> dict:
+    """The loss chart of one run or the side-by-side of two, keyed by what was run (setups, seed)."""
+    if kind == "loss":
+        return to_spec(lab_charts.loss_chart(*_runs))
+    spec = to_spec(lab_charts.comparison_chart(*_runs, width=290, height=190))
+    spec["autosize"] = {"type": "pad"}  # fit-x is for single and layered views only
+    return spec
+
+
+def show_lab_chart(kind: str, runs: tuple[training.TrainingRun, ...]) -> None:
+    spec = dict(lab_spec(kind, (runs[0].seed, *(r.requested for r in runs)), runs))
+    description = spec.pop("description", "")
+    st.vega_lite_chart(spec, width="stretch", alt=description or None)
+    if kind == "loss":
+        st.caption(us.plain(description))
+
+
+def seed_shown_in_early_stopping(values: dict) -> bool:
+    return values["early_stopping"] and values["metric_source"] in ("curve", "lab")
+
+
+def seed_input(where=None) -> None:
+    lesson_widgets(where).number_input(
+        "Seed", 0, int(us.CONTROLS["seed"].high), step=1, key="seed", persist_state="session",
+        help="Seeds the training lab (its data and the shuffle of every epoch) and the illustrative validation curve.",
+    )  # fmt: skip
+
+
+def lab_section(values: dict, setup: Setup) -> None:
+    """Drawn into its place after the rest of the page (see main), so a run never holds the page up."""
+    st.header("See it train")
+    st.markdown(
+        "A real, tiny model (logistic regression on random features of two noisy spirals) trained by mini-batch SGD"
+        " following this setup's plan: each point of the grey line is one optimizer step, one real parameter update."
+    )
+    if not seed_shown_in_early_stopping(values):
+        seed_input()
+    seed = values["seed"]
+    slot = st.empty()  # the progress bar, when a run takes a while
+    run = lab_run(setup, seed, slot, "Training the lab model on this setup")
+    if isinstance(run, str):
+        st.info(us.plain(run))
+        return
+    show_lab_chart("loss", (run,))
+    if run.downsized is not None:
+        st.info(us.plain(run.downsized.text), icon=":material/compress:")
+    st.subheader("Two batch sizes, same epochs")
+    pair = lab_pair(setup, seed, slot)
+    if isinstance(pair, str):
+        st.info(us.plain(pair))
+        return
+    show_lab_chart("compare", pair)
+    st.markdown(us.plain(lab_charts.comparison_sentence(*pair)))
+
+
+# -- lesson mode: ?lesson= / ?hide= / ?lock= ---------------------------------------------------
+
+NO_LESSON = lessons.LessonMode()
+WIDGETS = frozenset({"number_input", "checkbox", "selectbox", "text_input", "text_area", "slider", "select_slider", "radio"})
+
+
+def lesson_mode() -> lessons.LessonMode:
+    return st.session_state.get("_lesson", NO_LESSON)
+
+
+def control_of(widget_key: str) -> str:
+    """The control a widget sets (the slider and text box of a control count as the control)."""
+    if widget_key == "val_check_interval_text":
+        return "val_check_interval"
+    return widget_key.removesuffix("_stop")
+
+
+def shown(key: str) -> bool:
+    return lesson_mode().shows(control_of(key))
+
+
+def locked(key: str) -> bool:
+    return lesson_mode().is_locked(control_of(key))
+
+
+class LessonWidgets:
+    """A container's widget calls in lesson mode: a control the lesson hides is not drawn, a
+    locked one is drawn disabled, and a `markdown` sub-heading is drawn only if a control
+    it heads is. Without a lesson the page uses the container itself (`lesson_widgets`)."""
+
+    def __init__(self, where):
+        self._where = where
+        self._heading: tuple | None = None
+
+    def markdown(self, *args, **kwargs) -> None:
+        self._heading = (args, kwargs)  # waits for a control that is shown
+
+    def __getattr__(self, name: str):
+        call = getattr(self._where, name)
+        if name not in WIDGETS:
+            return call
+
+        def widget(*args, key: str, **kwargs):
+            if not shown(key):
+                return st.session_state.get(key)
+            if self._heading is not None:
+                self._where.markdown(*self._heading[0], **self._heading[1])
+                self._heading = None
+            return call(*args, key=key, **{**kwargs, "disabled": kwargs.get("disabled", False) or locked(key)})
+
+        return widget
+
+
+def lesson_widgets(where=None):
+    where = st if where is None else where
+    return LessonWidgets(where) if lesson_mode().active else where
+
+
+def fixed_values() -> dict:
+    """Controls the link hides or locks, at the values the lesson opened with."""
+    return st.session_state.get("_fixed") or {}
+
+
 # -- controls -------------------------------------------------------------------------------
 
 
@@ -234,6 +449,8 @@ def apply_preset() -> None:
 
 def linked_control(key: str) -> None:
     """A log-scale slider over round stops plus a box for the exact number, kept in sync."""
+    if not shown(key):
+        return
     c = us.CONTROLS[key]
 
     def from_slider() -> None:
@@ -250,6 +467,7 @@ def linked_control(key: str) -> None:
         format_func=us.short_number,
         on_change=from_slider,
         persist_state="session",
+        disabled=locked(key),
         help=f"Round values on a log scale, {us.short_number(c.stops[0])} to {us.short_number(c.stops[-1])}; type an exact value in the box.",
     )
     right.number_input(
@@ -260,6 +478,7 @@ def linked_control(key: str) -> None:
         key=key,
         on_change=from_box,
         persist_state="session",
+        disabled=locked(key),
         label_visibility="collapsed",  # the slider above names it; screen readers still get the label
     )
 
@@ -272,23 +491,28 @@ def parse_interval_text() -> None:
 
 
 def controls_section(values: dict) -> None:
-    st.pills(
-        "Presets",
-        list(us.PRESETS),
-        key="preset",
-        on_change=apply_preset,
-        help="Fill in a well-known setup; every other control goes back to its default.",
-    )
+    if lesson_mode().lesson is None:  # a preset would leave the lesson's setup
+        st.pills(
+            "Presets",
+            list(us.PRESETS),
+            key="preset",
+            on_change=apply_preset,
+            help="Fill in a well-known setup; every other control goes back to its default.",
+        )
     preset = us.matching_preset(values)
     if preset:
         st.caption(us.PRESET_NOTES[preset])
     for key in ("dataset_size", "batch_size", "epochs"):
         linked_control(key)
-    with st.expander("Advanced: framework, drop_last, accumulation, devices, evaluation, early stopping, learning rate"):
+    with st.expander(
+        "Advanced: framework, drop_last, accumulation, devices, evaluation, early stopping, learning rate",
+        expanded=lesson_mode().lesson is not None,  # a lesson's task may be in here
+    ):
         advanced_controls(values)
 
 
 def advanced_controls(values: dict) -> None:
+    st = lesson_widgets()  # lesson mode: hidden controls are left out, locked ones disabled
     fw = values["framework"]
     st.selectbox(
         "Framework convention",
@@ -389,6 +613,12 @@ def notices_section() -> None:
         lines = "\n".join(f"- {us.plain(n)}" for n in control_notices)
         st.warning(f"Changed to fit the framework:\n{lines}", icon=":material/tune:")
     st.session_state["_control_notices"] = []
+    lesson_notices = st.session_state.get("_lesson_notices") or ()
+    if lesson_notices:
+        with st.container(border=True):
+            st.markdown(":material/school: **This lesson link had parts the page could not use:**")
+            for notice in lesson_notices:
+                st.text(notice)  # quotes the link: plain text, never Markdown
 
 
 # -- sections ----------------------------------------------------------------------------------
@@ -405,7 +635,7 @@ def answer_section(plan: Plan) -> None:
     idea = explain.try_this(plan)
     change = explain.try_this_change(plan)
     st.info(f"**Try this:** {idea.prompt} {idea.prediction}", icon=":material/lightbulb:")
-    if change and all(k in us.CONTROLS for k in change):
+    if change and all(k in us.CONTROLS and k not in fixed_values() for k in change):
         st.button("Apply this change", on_click=apply_change, args=(change,), key="try_this")
 
 
@@ -448,28 +678,29 @@ def turn_on_early_stopping(plan: Plan) -> None:
         st.session_state["eval_every_steps"] = float(max(1, int(plan.steps[0])))
 
 
-def early_stopping_section(values: dict, outcome: us.Outcome) -> None:
+def early_stopping_section(values: dict, outcome: us.Outcome, lab: training.TrainingRun | str | None = None) -> None:
     st.header("Early stopping")
     plan = outcome.plan
     if not values["early_stopping"]:
         st.markdown(
             "Early stopping watches the validation metric at each evaluation and ends training after *patience* evaluations without improvement."
         )
-        st.button("Turn on early stopping", on_click=turn_on_early_stopping, args=(plan,), key="es_on")
+        if shown("early_stopping") and not locked("early_stopping"):
+            st.button("Turn on early stopping", on_click=turn_on_early_stopping, args=(plan,), key="es_on")
         return
-    st.radio(
+    lesson_widgets().radio(
         "Validation metric",
         us.CONTROLS["metric_source"].allowed,
         key="metric_source",
-        format_func={"curve": "Illustrative curve", "pasted": "Values from my run"}.get,
+        format_func={"curve": "Illustrative curve", "pasted": "Values from my run", "lab": "From the training run"}.get,
         horizontal=True,
         persist_state="session",
     )
     if values["metric_source"] == "curve":
         a, b, c = st.columns(3)
-        a.number_input("Seed", 0, int(us.CONTROLS["seed"].high), step=1, key="seed", persist_state="session")
-        b.slider("Noise", 0.0, float(us.CONTROLS["noise"].high), step=0.005, key="noise", persist_state="session")
-        c.slider(
+        seed_input(a)
+        lesson_widgets(b).slider("Noise", 0.0, float(us.CONTROLS["noise"].high), step=0.005, key="noise", persist_state="session")
+        lesson_widgets(c).slider(
             "Overfitting starts at",
             0.0,
             1.0,
@@ -478,8 +709,26 @@ def early_stopping_section(values: dict, outcome: us.Outcome) -> None:
             persist_state="session",
             help="A fraction of the run's evaluations.",
         )
+    elif values["metric_source"] == "lab":
+        seed_input()
+        if isinstance(lab, str):
+            st.info(us.plain(lab))
+            return
+        if lab is not None and lab.downsized is not None:
+            st.info(
+                us.plain(
+                    "The lab trained a smaller copy of this setup, so its validation losses belong to that copy's"
+                    f" evaluations: the chart shows the smaller run. {lab.downsized.text}"
+                )
+            )
+            show_chart("early", lab.plan)
+            return
+        st.caption(
+            f"The validation loss the training lab measured at each of its {len(lab.val_loss):,} evaluations"
+            " (the run is drawn under See it train, below)."
+        )
     else:
-        st.text_area(
+        lesson_widgets().text_area(
             "Validation losses, one per evaluation (commas, spaces or new lines)",
             key="metrics_text", max_chars=int(us.CONTROLS["metrics_text"].high), persist_state="session", placeholder="0.92, 0.71, 0.64, 0.66, 0.69",
         )  # fmt: skip
@@ -517,6 +766,216 @@ def glossary_section() -> None:
     st.caption(f"Scope: {explain.SCOPE}")
 
 
+# -- for teachers: lesson task, self-check, share, export ----------------------------------------
+
+QUIZ_SHOWN = 3  # questions at a time; "Other questions" draws the next seed
+FALLBACK_ADDRESS = "http://localhost:8501/"  # when the page cannot read its own address (tests, some proxies)
+EXPORT_STEMS = {
+    "timeline": "step_timeline",
+    "inside": "inside_epoch",
+    "tradeoff": "batch_size_tradeoff",
+    "lr": "learning_rate",
+    "early": "early_stopping",
+    "lab_loss": "training_lab_loss",
+    "lab_compare": "training_lab_batch_sizes",
+}
+EXPORT_TITLES = {
+    **{kind: exports.CHART_TITLES[stem] for kind, stem in EXPORT_STEMS.items() if stem in exports.CHART_TITLES},
+    "lab_loss": "Training lab: loss at every optimizer step",
+    "lab_compare": "Training lab: two batch sizes, same epochs",
+}
+MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
+
+
+def answer_box(question: quiz.Question, key: str, prompt: bool = True) -> None:
+    """A text box for one number, judged by the core, with the worked reasoning."""
+    if prompt:
+        st.markdown(us.plain(question.prompt))
+    digest = hashlib.sha1(question.prompt.encode()).hexdigest()[:12]  # a new question gets a fresh box
+    text = st.text_input("Your answer (a number)", key=f"{key}_{digest}", max_chars=quiz.MAX_ANSWER_CHARS, placeholder="a number")
+    if not text.strip():
+        return
+    verdict = quiz.check(question, text)
+    if verdict.correct is None:
+        st.warning(us.plain(verdict.feedback))
+    elif verdict.correct:
+        st.success(us.plain(verdict.feedback), icon=":material/check_circle:")
+    else:
+        st.error(us.plain(verdict.feedback), icon=":material/cancel:")
+    if verdict.reasoning:
+        st.markdown(f"**Worked reasoning:** {us.plain(verdict.reasoning)}")
+
+
+def lesson_section(values: dict) -> None:
+    """The lesson's guided task (built-in text), each part checked against the current setup."""
+    lesson = lesson_mode().lesson
+    if lesson is None:
+        return
+    setup = outcome_for(tuple(values.items())).setup
+    with st.container(border=True):
+        st.subheader(f"Lesson: {lesson.title}")
+        st.markdown(us.plain(lesson.intro))
+        for number, part in enumerate(lesson.parts, 1):
+            st.markdown(f"**Task {number}.** {us.plain(part.prompt)}")
+            if not part.ready(values):
+                st.caption(us.plain(part.todo()))
+                continue
+            try:
+                question = part.question(setup) if setup is not None else None
+            except SetupError:
+                question = None
+            if question is None:
+                st.caption("This task does not apply to the current setup.")
+                continue
+            answer_box(question, f"lesson_{number}", prompt=False)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def questions_for(setup: Setup, seed: int) -> list[quiz.Question]:
+    return quiz.questions(setup, seed)
+
+
+def other_questions() -> None:
+    st.session_state["_quiz_seed"] = st.session_state.get("_quiz_seed", 0) + 1
+
+
+def quiz_section(setup: Setup) -> None:
+    st.header("Check yourself")
+    st.markdown("Questions about the setup above; type a number and the page checks it against the exact count.")
+    box = st.expander("Questions about your setup", key="quiz_open", on_change="rerun", icon=":material/quiz:")
+    if not box.open:  # generated only when asked for: near the 100,000-evaluation cap they take a second
+        return
+    with box:
+        seed = st.session_state.get("_quiz_seed", 0)
+        for number, question in enumerate(questions_for(setup, seed)[:QUIZ_SHOWN], 1):
+            st.markdown(f"**Question {number}.**")
+            answer_box(question, f"quiz_{number}")
+        st.button("Other questions", on_click=other_questions, key="quiz_more", icon=":material/refresh:")
+
+
+def page_address() -> tuple[str, bool]:
+    """This page's address (scheme, host, path) and whether it is only a stand-in."""
+    try:
+        return share.clean_base_url(st.context.url or ""), False
+    except share.ShareError:
+        return FALLBACK_ADDRESS, True
+
+
+def export_chart(kind: str, plan: Plan, seed: int, store: LabRuns):
+    """The chart `kind` as the page draws it, for a file."""
+    if kind == "lab_loss":
+        return lab_charts.loss_chart(lab_run(plan.setup, seed, store=store))
+    if kind == "lab_compare":
+        return lab_charts.comparison_chart(*lab_pair(plan.setup, seed, store=store))
+    return BUILDERS[kind](plan)
+
+
+def export_file(kind: str, ext: str, plan: Plan, seed: int, store: LabRuns):
+    """A callable for st.download_button: the file is drawn (vl-convert) only when clicked."""
+
+    def make() -> bytes | str:
+        chart = export_chart(kind, plan, seed, store)
+        with ALTAIR_LOCK:  # Altair's data transformer is process-wide; the page switches it under this lock
+            spec = chart.to_dict()
+        if ext == "png":
+            return exports.chart_png(spec)
+        if ext == "svg":
+            return exports.chart_svg(spec)
+        return exports.chart_html(spec, title=EXPORT_TITLES[kind], caption=spec.get("description") or exports.describe(plan))
+
+    return make
+
+
+def share_section(values: dict, plan: Plan, seed: int) -> None:
+    with st.expander("Share: a link to this page, an embed for a course page, a static image", icon=":material/share:"):
+        base, stand_in = page_address()
+        query = {**us.to_query(values), **lesson_mode().query()}
+        try:
+            link = share.share_url(base, query)
+            embed = share.embed_url(base, query)
+        except share.ShareError as error:
+            st.info(us.plain(f"No link for this page: {error}"))
+            return
+        if stand_in:
+            st.caption(f"The page could not read its own address here: replace {FALLBACK_ADDRESS} with where it is hosted.")
+        st.markdown("**Link** to this exact page (every control is in it):")
+        st.code(link, language=None, wrap_lines=True)
+        height = share.recommended_height(controls=sum(shown(k) for k in us.LINKED), charts=1)
+        st.markdown(f"**Embed** in a course page (Streamlit's `?embed=true` mode, light theme), {height:,} px high:")
+        st.code(share.iframe_snippet(embed, height=height), language="html", wrap_lines=True)
+        st.markdown("**No iframes allowed?** Put the step timeline in as an image, linked to the live page:")
+        st.code(share.image_snippet("step_timeline.png", share.alt_text(plan), link=link), language="html", wrap_lines=True)
+        st.download_button(
+            "step_timeline.png", data=export_file("timeline", "png", plan, seed, lab_runs()), file_name="step_timeline.png",
+            mime=MIME["png"], on_click="ignore", key="share_png", icon=":material/image:",
+        )  # fmt: skip
+
+
+def load_setup_file() -> None:
+    """A setup.json saved here goes through the same checks as a link."""
+    file = st.session_state.get("setup_file")
+    if file is None:
+        return
+    try:
+        setup = exports.load_setup(file.getvalue())
+    except SetupError as error:
+        st.session_state["_load_message"] = ("error", f"That file could not be loaded: {error}")
+        return
+    query, notes = us.setup_query(setup)
+    values, notices = us.parse_query(query)
+    put_values(values)
+    changed = [*notes, *notices]
+    st.session_state["_load_message"] = (
+        "warning" if changed else "success",
+        "Setup loaded." + (" Changed to fit the page: " + "; ".join(changed) + "." if changed else ""),
+    )
+
+
+def export_section(plan: Plan, seed: int) -> None:
+    box = st.expander(
+        "Export: charts as PNG, SVG or HTML, the tables as CSV, the setup as JSON (and load one back)",
+        key="export_open", on_change="rerun", icon=":material/download:",
+    )  # fmt: skip
+    if not box.open:  # nothing is prepared until asked for
+        return
+    store = lab_runs()
+    with box:
+        kinds = charts_shown(plan)
+        if isinstance(store.get((plan.setup.replace(metrics=()), seed)), training.TrainingRun):
+            kinds = [*kinds, "lab_loss"]
+            if isinstance(lab_pair(plan.setup, seed, store=store), tuple):  # from the cache: the page drew it
+                kinds.append("lab_compare")
+        if kinds:
+            kind = st.selectbox("Chart", kinds, format_func=EXPORT_TITLES.get, key="export_chart")
+            columns = st.columns(3)
+            for column, ext in zip(columns, MIME, strict=True):
+                column.download_button(
+                    ext.upper(), data=export_file(kind, ext, plan, seed, store), file_name=f"{EXPORT_STEMS[kind]}.{ext}",
+                    mime=MIME[ext], on_click="ignore", key=f"export_{ext}", width="stretch", icon=":material/download:",
+                )  # fmt: skip
+            st.caption("Each file is drawn when you click (no browser needed); the HTML file works offline.")
+        a, b, c = st.columns(3)
+        a.download_button(
+            "Step table (CSV)", data=partial(exports.steps_csv, plan), file_name="steps.csv", mime="text/csv",
+            on_click="ignore", key="export_steps", width="stretch",
+        )  # fmt: skip
+        b.download_button(
+            "Epoch table (CSV)", data=partial(exports.epochs_csv, plan), file_name="epochs.csv", mime="text/csv",
+            on_click="ignore", key="export_epochs", width="stretch",
+        )  # fmt: skip
+        c.download_button(
+            "Setup (JSON)", data=partial(exports.setup_json, plan.setup), file_name="setup.json", mime="application/json",
+            on_click="ignore", key="export_setup", width="stretch",
+        )  # fmt: skip
+        st.file_uploader(
+            "Load a setup (a setup.json saved here)", type=["json"], key="setup_file", on_change=load_setup_file,
+            max_upload_size=max(1, exports.MAX_SETUP_FILE_BYTES // 1_000_000),
+        )  # fmt: skip
+        kind_text = st.session_state.pop("_load_message", None)
+        if kind_text is not None:
+            {"error": st.error, "warning": st.warning, "success": st.success}[kind_text[0]](us.plain(kind_text[1]))
+
+
 # -- page -------------------------------------------------------------------------------------
 
 
@@ -544,6 +1003,8 @@ def main() -> None:
     )
     if values != st.session_state.get("_url_values"):
         st.session_state["_url_notices"] = []  # the link's notices describe the link, not later moves
+        st.session_state["_lesson_notices"] = ()
+    lesson_section(values)
     controls_section(values)
     notices_section()
     outcome = outcome_for(tuple(values.items()))
@@ -552,9 +1013,15 @@ def main() -> None:
         st.warning(us.plain(outcome.explanation), icon=":material/block:")
         glossary_section()
         return
+    lab = None
+    if values["early_stopping"] and values["metric_source"] == "lab" and not us.dead_end(outcome.plan):
+        lab = lab_run(outcome.setup, values["seed"], st.empty(), "Training the lab model for its validation losses")
+        if isinstance(lab, training.TrainingRun) and lab.downsized is None:
+            outcome = us.Outcome(lab.plan.setup, lab.plan, None, outcome.notes)  # its real losses decide early stopping
     plan = outcome.plan
     answer_section(plan)
     dead = us.dead_end(plan)
+    lab_slot = None
     for line in us.caveats(plan):
         st.info(us.plain(line))
     if dead:
@@ -564,9 +1031,17 @@ def main() -> None:
         inside_epoch_section(plan)
         tradeoff_section(plan)
         learning_rate_section(plan)
-        early_stopping_section(values, outcome)
+        early_stopping_section(values, outcome, lab)
+        lab_slot = st.container()  # See it train: filled last, below
+        quiz_section(plan.setup)
     translator_section(plan.setup)
+    st.header("Share and export")
+    share_section(values, plan, values["seed"])
+    export_section(plan, values["seed"])
     glossary_section()
+    if lab_slot is not None:
+        with lab_slot:  # the rest of the page is drawn while the lab trains
+            lab_section(values, plan.setup)
     prefetch_next(values)
 
 
