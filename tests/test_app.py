@@ -55,7 +55,7 @@ def test_defaults_show_the_textbook_case():
     assert shown == expected_cards(us.DEFAULTS)
     assert not at.warning
     assert len(at.latex) == 1 and "100" in at.latex[0].value
-    assert len(charts(at)) == 4  # timeline, inside one epoch, trade-off, learning rate (StepLR per epoch vs per batch)
+    assert len(charts(at)) == 6  # timeline, inside one epoch, trade-off, learning rate (StepLR per epoch vs per batch), lab x2
     assert at.query_params == {}
     assert at.expander[0].proto.expanded is False  # Advanced starts collapsed
     assert [s.value for s in at.select_slider] == [10_000, 100, 10]
@@ -153,7 +153,7 @@ def test_dependent_controls_appear_with_their_switch():
     q = at.query_params
     assert (q["patience"], q["warmup_steps"], q["lr"], q["noise"], q["overfit_at"]) == ("1", "0.1", "0.001", "0.1", "0.3")
     assert (q["min_delta"], q["seed"]) == ("0.01", "5")
-    assert len(charts(at)) == 5  # the early-stopping chart too
+    assert len(charts(at)) == 7  # the early-stopping chart too
     values, _ = us.parse_query(dict(q))
     es = us.values_to_setup(values).plan.early_stop
     assert metrics(at)["Total optimizer steps"] == f"{es.stop_global_step:,}"
@@ -183,7 +183,7 @@ def test_turn_on_early_stopping_for_a_loop_sets_an_evaluation_cadence():
     assert not at.exception and not at.warning
     assert at.query_params["early_stopping"] == "true"
     assert at.query_params["eval_every_steps"] == "100"  # one evaluation per epoch's steps, from the plan
-    assert len(charts(at)) == 5
+    assert len(charts(at)) == 7
 
 
 def test_try_this_applies_its_change():

@@ -76,7 +76,7 @@ def serious_violations(page) -> list[str]:
 def test_page_renders_without_errors(app_server, browser, output_dir):
     page, errors = open_page(browser, app_server.url)
     assert page.locator("[data-testid=stException]").count() == 0
-    assert page.locator(CHART).count() == 4
+    assert page.locator(CHART).count() == 6  # the training lab's two too
     assert metric_texts(page) == expected_cards(us.DEFAULTS)
     assert errors == []
     page.close()
@@ -139,7 +139,7 @@ def test_screenshots_and_accessibility(app_server, browser, output_dir, width):
     full_screenshot(page, output_dir / f"page-{width}.png")
     # the early-stopping chart and an open Advanced panel are checked too
     page.get_by_role("button", name="Turn on early stopping").click()
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 5", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 7", timeout=TIMEOUT_MS)
     wait_idle(page)
     page.get_by_text("Advanced: framework").click()
     page.wait_for_timeout(300)
