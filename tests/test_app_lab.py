@@ -1,0 +1,234 @@
+"""The training lab on the page (AppTest): "See it train" draws a real run of the current
+setup and two batch sizes side by side, the lab's validation losses are a metric source for
+early stopping, a run happens only when its inputs change, and progress shows only when a
+run takes a while. Expected numbers and sentences come from the core (`epochsteps.training`,
+`epochsteps.lab_charts`), never typed in here.
+
+Lab runs are cached for the whole process (bounded), so each test uses its own seed to see
+its own runs trained.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from epochsteps import explain, lab_charts, training
+from epochsteps import urlstate as us
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+MAX_ROWS = 5_000
+
+
+def run(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def plain(text: str) -> str:
+    """Page text as read: the page escapes Markdown in what it echoes."""
+    return text.replace("\\", "")
+
+
+def values_of(query: dict) -> dict:
+    values, notices = us.parse_query(query)
+    assert notices == []
+    return values
+
+
+def setup_of(query: dict):
+    return us.values_to_setup(values_of(query)).setup
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def lab_specs(at: AppTest) -> tuple[list[dict], list[dict]]:
+    """(loss charts, comparison charts) on the page."""
+    all_specs = specs(at)
+    loss = [s for s in all_specs if "See it train" in json.dumps(s.get("title", ""))]
+    compare = [s for s in all_specs if "concat" in s]
+    return loss, compare
+
+
+def texts(at: AppTest) -> str:
+    return plain("\n".join(e.value for kind in ("markdown", "caption", "info") for e in at.get(kind)))
+
+
+def pair_runs(setup, seed: int):
+    small, large = training.batch_pair(setup)
+    base = setup.replace(patience=None, metrics=())
+    return training.train(base.replace(batch_size=small), seed), training.train(base.replace(batch_size=large), seed)
+
+
+def test_see_it_train_draws_the_run_of_the_current_setup():
+    query = {"seed": "101"}
+    at = run(query)
+    headers = [h.value for h in at.header]
+    assert headers.index("Early stopping") < headers.index("See it train") < headers.index("Framework translator")
+    loss, compare = lab_specs(at)
+    assert len(loss) == 1 and len(compare) == 1
+    setup = setup_of(query)
+    expected = training.train(setup, 101)
+    assert expected.optimizer_steps == 1_000  # the textbook plan, every step a real update
+    captions = [plain(c.value) for c in at.caption]
+    assert lab_charts.describe_run(expected) in captions  # the chart's numbers as text too
+    sentence = lab_charts.comparison_sentence(*pair_runs(setup, 101))
+    assert sentence in texts(at)
+    assert "batch 25 made 4,000 optimizer steps and batch 400 made 250" in sentence
+    assert at.query_params["seed"] == "101"
+
+
+def test_a_new_seed_is_a_new_run_and_in_the_link():
+    at = run({"seed": "102"})
+    at.number_input(key="seed").set_value(103).run()
+    assert not at.exception
+    assert at.query_params["seed"] == "103"
+    expected = training.train(setup_of({"seed": "103"}), 103)
+    assert lab_charts.describe_run(expected) in [plain(c.value) for c in at.caption]
+    assert lab_charts.describe_run(training.train(setup_of({}), 102)) not in [plain(c.value) for c in at.caption]
+
+
+def test_runs_happen_only_when_their_inputs_change(monkeypatch):
+    calls: list[tuple] = []
+    real = training.train
+
+    def counted(setup, seed=0, **kwargs):
+        calls.append((setup.batch_size, seed))
+        return real(setup, seed, **kwargs)
+
+    monkeypatch.setattr(training, "train", counted)
+    at = run({"seed": "104"})
+    assert sorted(calls) == [(25, 104), (100, 104), (400, 104)]  # the setup and its two batch sizes
+    calls.clear()
+    at.run()
+    assert calls == []  # a rerun with the same inputs trains nothing
+    at.checkbox(key="drop_last").check().run()  # 10,000 / 100 has no short batch: the same schedule, a new setup
+    assert not at.exception
+    assert len(calls) == 3
+    calls.clear()
+    at.checkbox(key="drop_last").uncheck().run()
+    assert calls == []  # seen before: from the bounded cache
+
+
+def test_early_stopping_settings_of_the_curve_do_not_retrain(monkeypatch):
+    calls: list[int] = []
+    real = training.train
+
+    def counted(setup, seed=0, **kwargs):
+        calls.append(setup.batch_size)
+        return real(setup, seed, **kwargs)
+
+    monkeypatch.setattr(training, "train", counted)
+    at = run({"seed": "105", "framework": "hf", "early_stopping": "true"})
+    assert calls
+    calls.clear()
+    at.slider(key="noise").set_value(0.1).run()  # changes the illustrative curve, not the lab's setup
+    assert not at.exception and calls == []
+
+
+@pytest.fixture
+def progress_bars(monkeypatch) -> list[str]:
+    """The text of every progress bar the page draws (recorded as it is drawn: the last
+    message at a place replaces earlier ones before AppTest reads them)."""
+    from streamlit.elements.progress import ProgressMixin
+
+    drawn: list[str] = []
+    real = ProgressMixin.progress
+
+    def spy(self, value, text=None, **kwargs):
+        drawn.append(text)
+        return real(self, value, text=text, **kwargs)
+
+    monkeypatch.setattr(ProgressMixin, "progress", spy)
+    return drawn
+
+
+def test_progress_shows_only_when_a_run_takes_more_than_a_moment(monkeypatch, progress_bars):
+    # a quick run: no progress bar at all
+    run({"seed": "106", "dataset_size": "100", "batch_size": "10", "epochs": "1"})
+    assert progress_bars == []
+    # a run that takes a while: the bar appears, then makes way for the chart
+    real = training.train
+
+    def slow(setup, seed=0, progress=None, **kwargs):
+        time.sleep(0.5)
+        if progress is not None:
+            progress(0.5)
+        return real(setup, seed, progress=progress, **kwargs)
+
+    monkeypatch.setattr(training, "train", slow)
+    at = run({"seed": "107", "dataset_size": "100", "batch_size": "10", "epochs": "1"})
+    assert "Training the lab model on this setup" in progress_bars
+    assert any(text.startswith("Training with batch") for text in progress_bars)
+    assert not at.get("progress")  # emptied once the run is done
+    assert len(lab_specs(at)[0]) == 1
+
+
+def test_a_downsized_run_says_what_it_changed():
+    query = {**us.to_query(us.preset_values("ImageNet-1k")), "seed": "108"}
+    at = run(query)
+    setup = setup_of(query)
+    _, down = training.fit_to_budget(setup.replace(metrics=()))
+    assert down is not None
+    infos = [plain(i.value) for i in at.info]
+    assert down.text in infos
+    assert "1,281,167 -> 50,000" in down.text
+    loss, _ = lab_specs(at)
+    assert "A smaller copy of your setup" in json.dumps(loss[0]["title"])
+
+
+def test_the_lab_is_a_third_metric_source():
+    query = {"framework": "hf", "early_stopping": "true", "metric_source": "lab", "seed": "109"}
+    at = run(query)
+    radio = at.radio(key="metric_source")
+    assert radio.options == ["Illustrative curve", "Values from my run", "From the training run"]
+    assert radio.value == "lab"
+    assert at.query_params["metric_source"] == "lab" and at.query_params["seed"] == "109"
+    setup = setup_of(query)
+    assert setup.metrics == ()  # the page fills in the lab's losses
+    lab = training.train(setup, 109)
+    assert lab.downsized is None and len(lab.val_loss) == 10
+    # the whole page follows the lab's real validation losses, as with pasted values
+    expected = {c.label: c.value for c in explain.metric_cards(lab.plan)}
+    assert {m.label: m.value for m in at.metric} == expected
+    assert f"at each of its {len(lab.val_loss):,} evaluations" in texts(at)
+    early = [s for s in specs(at) if "Early stopping" in json.dumps(s.get("title", ""))]
+    assert len(early) == 1
+    assert not at.warning
+
+
+def test_the_lab_source_with_a_downsized_run_shows_the_smaller_run():
+    query = {**us.to_query(us.preset_values("ImageNet-1k")), "framework": "hf", "early_stopping": "true"}
+    query.update({"metric_source": "lab", "seed": "110"})
+    at = run(query)
+    setup = setup_of(query)
+    _, down = training.fit_to_budget(setup.replace(metrics=()))
+    shown = texts(at)
+    assert "The lab trained a smaller copy of this setup" in shown and down.text in shown
+    assert len([s for s in specs(at) if "Early stopping" in json.dumps(s.get("title", ""))]) == 1
+
+
+def test_nothing_trains_on_a_dead_end():
+    at = run({"dataset_size": "10", "batch_size": "64", "drop_last": "true"})
+    assert "See it train" not in [h.value for h in at.header]
+    assert lab_specs(at) == ([], [])
+
+
+def test_lab_charts_stay_within_the_row_budget_at_the_extremes():
+    at = run({"dataset_size": "1000000000", "batch_size": "1", "epochs": "10000", "seed": "111"})
+    loss, compare = lab_specs(at)
+    assert len(loss) == 1 and len(compare) == 1
+    for chart in at.get("vega_lite_chart"):
+        for dataset in chart.proto.datasets:
+            assert pa.ipc.open_stream(dataset.data.data).read_all().num_rows <= MAX_ROWS
