@@ -1,0 +1,295 @@
+"""Teacher features on the page (AppTest): lesson mode from the URL (lesson=, hide=, lock=),
+its guided task, "Check yourself", the Share panel and the Export panel with the setup
+loader. Answers, links, snippets and files are the core's (`epochsteps.lessons`, `quiz`,
+`share`, `exports`), never typed in here; URL text reaches the page only as plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from epochsteps import explain, exports, lessons, quiz, share
+from epochsteps import urlstate as us
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+FALLBACK = "http://localhost:8501/"  # AppTest has no browser address: the page says it uses a stand-in
+
+
+def run(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def plain(text: str) -> str:
+    return text.replace("\\", "")
+
+
+def cards(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def expected_cards(values: dict) -> dict[str, str]:
+    return {c.label: c.value for c in explain.metric_cards(us.values_to_setup(values).plan)}
+
+
+def widget_keys(at: AppTest) -> set[str]:
+    kinds = ("number_input", "select_slider", "checkbox", "selectbox", "text_input", "text_area", "slider", "radio", "pills")
+    return {w.key for kind in kinds for w in at.get(kind)}
+
+
+def markdown_text(at: AppTest) -> str:
+    kinds = ("markdown", "caption", "warning", "info", "success", "error", "subheader", "header")
+    return "\n".join(e.value for kind in kinds for e in at.get(kind))
+
+
+def answer(at: AppTest, key_prefix: str, text: str) -> AppTest:
+    box = next(t for t in at.text_input if t.key.startswith(key_prefix))
+    box.set_value(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# -- lesson mode --------------------------------------------------------------------------------
+
+
+def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden():
+    at = run({"lesson": "steps-per-epoch"})
+    lesson = lessons.LESSONS["steps-per-epoch"]
+    assert not at.warning  # lesson= is not reported as an unknown control
+    assert [s.value for s in at.subheader][0] == f"Lesson: {lesson.title}"
+    assert at.number_input(key="dataset_size").disabled and at.number_input(key="batch_size").disabled
+    assert at.select_slider(key="batch_size_stop").disabled
+    assert not at.number_input(key="epochs").disabled and not at.checkbox(key="drop_last").disabled
+    assert at.selectbox(key="framework").disabled
+    keys = widget_keys(at)
+    assert not {"grad_accum", "devices", "max_steps", "lr_schedule", "early_stopping", "preset", "seed"} & keys
+    assert at.query_params["lesson"] == "steps-per-epoch"
+    values = lessons.lesson_values("steps-per-epoch")
+    assert cards(at) == expected_cards(values)
+    # task 1 is answered against the core; task 2 waits for drop_last
+    first, second, _ = lesson.parts
+    question = first.question(us.values_to_setup(values).setup)
+    assert plain(second.todo()) in [plain(c.value) for c in at.caption]
+    answer(at, "lesson_1", str(question.answer))
+    assert plain(at.success[0].value) == f"Right: {question.answer:,} optimizer steps."
+    assert plain(question.reasoning) in plain(markdown_text(at))
+    answer(at, "lesson_1", str(question.answer + 1))
+    assert "Not quite" in plain(at.error[0].value)
+    at.checkbox(key="drop_last").check().run()
+    dropped = {**values, "drop_last": True}
+    q2 = second.question(us.values_to_setup(dropped).setup)
+    assert q2.answer != question.answer  # drop_last changes the count
+    assert plain(second.todo()) not in [plain(c.value) for c in at.caption]
+    answer(at, "lesson_2", f"{q2.answer:,}")
+    assert any(plain(s.value) == f"Right: {q2.answer:,} optimizer steps." for s in at.success)
+
+
+def test_hide_and_lock_lists_keep_the_links_values():
+    at = run({"hide": "devices,grad_accum", "lock": "epochs", "batch_size": "64"})
+    assert not at.warning
+    keys = widget_keys(at)
+    assert "devices" not in keys and "grad_accum" not in keys and "drop_last" in keys
+    assert at.number_input(key="epochs").disabled and not at.number_input(key="batch_size").disabled
+    assert at.query_params["hide"] == "devices,grad_accum" and at.query_params["lock"] == "epochs"
+    # a preset moves the free controls only: the locked epochs stay at the link's value
+    at.pills(key="preset").set_value("MNIST").run()
+    assert not at.exception
+    expected = {**us.preset_values("MNIST"), "epochs": us.DEFAULTS["epochs"]}
+    assert cards(at) == expected_cards(expected)
+    assert at.number_input(key="epochs").value == us.DEFAULTS["epochs"]
+    assert at.query_params["lock"] == "epochs"
+
+
+def test_a_lesson_sets_its_own_controls_and_says_so_in_plain_text():
+    at = run({"lesson": "effective-batch", "batch_size": "64"})
+    lesson = lessons.LESSONS["effective-batch"]
+    assert at.number_input(key="batch_size").value == lesson.preset["batch_size"]
+    notices = [t.value for t in at.text]
+    assert any("is set by this lesson: using 8" in n for n in notices)
+    first = lesson.parts[0]
+    question = first.question(us.values_to_setup(lessons.lesson_values("effective-batch")).setup)
+    answer(at, "lesson_1", str(question.answer))
+    assert at.success and str(f"{question.answer:,}") in at.success[0].value
+
+
+HOSTILE = "<img src=x onerror=alert(1)>[x](javascript:alert(2))"
+
+
+def test_hostile_lesson_parameters_render_as_plain_text():
+    at = run({"lesson": HOSTILE, "hide": HOSTILE, "lock": "**bold**,epochs"})
+    assert not [s.value for s in at.subheader if s.value.startswith("Lesson:")]  # the full page, no lesson
+    shown = [t.value for t in at.text]
+    mode = lessons.parse_lesson_params({"lesson": HOSTILE, "hide": HOSTILE, "lock": "**bold**,epochs"})
+    assert shown == list(mode.notices) and len(shown) == 3  # each notice, verbatim, as plain text
+    assert any("onerror" in n for n in shown) and any("**bold**" in n for n in shown)
+    rendered = markdown_text(at)
+    for token in ("onerror", "javascript:", "**bold**"):
+        assert token not in rendered
+    for element in at.get("html"):
+        assert "onerror" not in element.proto.body
+    assert at.number_input(key="epochs").disabled  # the known name still works
+
+
+# -- check yourself -------------------------------------------------------------------------------
+
+
+def test_check_yourself_questions_come_from_the_core_and_are_judged_by_it():
+    at = run()
+    assert not [t for t in at.text_input if t.key.startswith("quiz_")]  # generated only when opened
+    at.session_state["quiz_open"] = True
+    at.run()
+    setup = us.values_to_setup(us.DEFAULTS).setup
+    questions = quiz.questions(setup, 0)[:3]
+    assert len(questions) == 3
+    shown = plain(markdown_text(at))
+    for q in questions:
+        assert plain(q.prompt) in shown
+    first = questions[0]
+    answer(at, "quiz_1", str(first.answer))
+    assert plain(at.success[0].value).startswith("Right:")
+    assert plain(first.reasoning) in plain(markdown_text(at))
+    answer(at, "quiz_2", str(questions[1].answer + 7))
+    assert plain(at.error[0].value) == plain(quiz.check(questions[1], str(questions[1].answer + 7)).feedback)
+    answer(at, "quiz_3", "twelve")
+    assert "Type one number" in plain(markdown_text(at))
+    at.button(key="quiz_more").click().run()
+    again = plain(markdown_text(at))
+    for q in quiz.questions(setup, 1)[:3]:
+        assert plain(q.prompt) in again
+
+
+# -- share ----------------------------------------------------------------------------------------
+
+
+def codes(at: AppTest) -> list[str]:
+    return [c.value for c in at.code]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {**us.to_query(us.preset_values("LLM fine-tune")), "early_stopping": "true", "seed": "3"},
+        {"lesson": "steps-per-epoch", "hide": "epochs"},
+    ],
+    ids=["every-control", "lesson"],
+)
+def test_share_panel_gives_the_link_the_iframe_and_the_image(query):
+    at = run(query)
+    values, _ = us.parse_query({k: v for k, v in query.items() if k not in lessons.LESSON_KEYS})
+    mode = lessons.parse_lesson_params({k: v for k, v in query.items() if k in lessons.LESSON_KEYS})
+    values, _ = mode.apply(values, given=frozenset(query) & frozenset(us.CONTROLS))
+    wanted = {**us.to_query(values), **mode.query()}
+    link = share.share_url(FALLBACK, wanted)
+    for key, value in us.to_query(values).items():
+        assert f"{key}=" in link and key in at.query_params and at.query_params[key] == value
+    shown = codes(at)
+    assert link in shown
+    controls = 3 - (not mode.shows("epochs"))
+    embed = share.iframe_snippet(share.embed_url(FALLBACK, wanted), height=share.recommended_height(controls, 1))
+    assert embed in shown and "embed=true" in embed and "embed_options=light_theme" in embed
+    plan = us.values_to_setup(values).plan
+    assert share.image_snippet("step_timeline.png", share.alt_text(plan), link=link) in shown
+    assert any("replace http://localhost:8501/" in c.value for c in at.caption)
+    assert "step_timeline.png" in [d.proto.label for d in at.get("download_button")]
+    if "lesson" in query:
+        assert "lesson=steps-per-epoch" in link and "hide=epochs" in link
+
+
+# -- export and load --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def media(monkeypatch) -> list[MediaFileManager]:
+    """The media file managers AppTest creates (one per run): they hold the deferred downloads."""
+    made: list[MediaFileManager] = []
+
+    class Recorded(MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test_module, "MediaFileManager", Recorded)
+    return made
+
+
+def download(at: AppTest, media: list[MediaFileManager], key: str) -> bytes:
+    """What clicking the download button `key` gives: its deferred callable, run now."""
+    button = next(d for d in at.get("download_button") if d.proto.id.endswith(f"-{key}"))
+    file_id = button.proto.deferred_file_id
+    assert file_id, "the file is made when clicked, not on every rerun"
+    data = media[-1]._deferred_callables[file_id]["callable"]()
+    return data.encode() if isinstance(data, str) else data
+
+
+def test_exports_are_made_only_when_asked_and_are_valid(media):
+    at = run({"framework": "hf", "early_stopping": "true"})
+    export_keys = {"export_png", "export_svg", "export_html", "export_steps", "export_epochs", "export_setup"}
+    assert not export_keys & {d.proto.id.rsplit("-", 1)[-1] for d in at.get("download_button")}
+    assert not at.get("file_uploader")
+    at.session_state["export_open"] = True
+    at.run()
+    assert export_keys <= {d.proto.id.rsplit("-", 1)[-1] for d in at.get("download_button")}
+    options = at.selectbox(key="export_chart").options
+    assert "Step timeline" in options and "Early stopping" in options
+    assert "Training lab: loss at every optimizer step" in options and "Training lab: two batch sizes, same epochs" in options
+    png = download(at, media, "export_png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    ET.fromstring(download(at, media, "export_svg"))  # parses as XML
+    page = download(at, media, "export_html").decode()
+    assert "vegaEmbed" in page and "Step timeline" in page and "<script src=" not in page
+    plan = us.values_to_setup(us.parse_query({"framework": "hf", "early_stopping": "true"})[0]).plan
+    assert download(at, media, "export_steps") == exports.steps_csv(plan)
+    assert download(at, media, "export_epochs") == exports.epochs_csv(plan)
+    assert exports.load_setup(download(at, media, "export_setup")) == plan.setup
+    at.selectbox(key="export_chart").set_value("lab_loss").run()
+    assert download(at, media, "export_png").startswith(b"\x89PNG")
+    at.selectbox(key="export_chart").set_value("lab_compare").run()
+    assert b"<svg" in download(at, media, "export_svg")
+
+
+def test_a_saved_setup_loads_back():
+    values = {**us.preset_values("LLM fine-tune"), "early_stopping": True, "patience": 2, "eval_every_steps": 100.0}
+    setup = us.values_to_setup(values).setup
+    at = run()
+    at.session_state["export_open"] = True
+    at.run()
+    at.file_uploader(key="setup_file").set_value(("setup.json", exports.setup_json(setup).encode(), "application/json")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="batch_size").value == 8 and at.number_input(key="devices").value == 4
+    assert at.selectbox(key="framework").value == "hf"
+    assert cards(at) == expected_cards(values)
+    assert any(plain(s.value).startswith("Setup loaded") for s in at.success)
+    assert at.query_params["metric_source"] == "pasted"  # the file carries the metric values themselves
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"not json at all", "is not valid JSON"),
+        (b"\xff\xfe\x00binary", "is not a UTF-8 text file"),
+        (json.dumps({"dataset_size": -3, "batch_size": 1}).encode(), "dataset_size"),
+        (json.dumps([1, 2, 3]).encode(), "setup"),
+    ],
+    ids=["text", "binary", "out-of-range", "not-a-setup"],
+)
+def test_a_bad_setup_file_gives_a_clear_message(content, says):
+    at = run()
+    at.session_state["export_open"] = True
+    at.run()
+    before = cards(at)
+    at.file_uploader(key="setup_file").set_value(("setup.json", content, "application/json")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    message = plain(at.error[0].value)
+    assert message.startswith("That file could not be loaded") and says in message
+    assert cards(at) == before
