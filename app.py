@@ -323,7 +323,8 @@ def lab_spec(kind: str, key: tuple, _runs: tuple[training.TrainingRun, ...]) -> 
     """The loss chart of one run or the side-by-side of two, keyed by what was run (setups, seed)."""
     if kind == "loss":
         return to_spec(lab_charts.loss_chart(*_runs))
-    spec = to_spec(lab_charts.comparison_chart(*_runs, width=290, height=190))
+    # stacked: side by side the two panels need ~650 px and would be cut off on a phone
+    spec = to_spec(lab_charts.comparison_chart(*_runs, width=290, height=170, columns=1))
     spec["autosize"] = {"type": "pad"}  # fit-x is for single and layered views only
     return spec
 
@@ -341,6 +342,7 @@ def seed_shown_in_early_stopping(values: dict) -> bool:
 
 
 def seed_input(where=None) -> None:
+    where = st.columns([1, 2])[0] if where is None else where  # a short number: no need for the full width
     lesson_widgets(where).number_input(
         "Seed", 0, int(us.CONTROLS["seed"].high), step=1, key="seed", persist_state="session",
         help="Seeds the training lab (its data and the shuffle of every epoch) and the illustrative validation curve.",
@@ -957,15 +959,15 @@ def export_section(plan: Plan, seed: int) -> None:
         a, b, c = st.columns(3)
         a.download_button(
             "Step table (CSV)", data=partial(exports.steps_csv, plan), file_name="steps.csv", mime="text/csv",
-            on_click="ignore", key="export_steps", width="stretch",
+            on_click="ignore", key="export_steps", width="stretch", icon=":material/table:",
         )  # fmt: skip
         b.download_button(
             "Epoch table (CSV)", data=partial(exports.epochs_csv, plan), file_name="epochs.csv", mime="text/csv",
-            on_click="ignore", key="export_epochs", width="stretch",
+            on_click="ignore", key="export_epochs", width="stretch", icon=":material/table:",
         )  # fmt: skip
         c.download_button(
             "Setup (JSON)", data=partial(exports.setup_json, plan.setup), file_name="setup.json", mime="application/json",
-            on_click="ignore", key="export_setup", width="stretch",
+            on_click="ignore", key="export_setup", width="stretch", icon=":material/data_object:",
         )  # fmt: skip
         st.file_uploader(
             "Load a setup (a setup.json saved here)", type=["json"], key="setup_file", on_change=load_setup_file,
