@@ -334,7 +334,7 @@ def show_lab_chart(kind: str, runs: tuple[training.TrainingRun, ...]) -> None:
     description = spec.pop("description", "")
     st.vega_lite_chart(spec, width="stretch", alt=description or None)
     if kind == "loss":
-        st.caption(us.plain(description))
+        st.markdown(us.plain(description))  # full-contrast text: Streamlit's grey captions are 3.9:1
 
 
 def seed_shown_in_early_stopping(values: dict) -> bool:
@@ -401,10 +401,28 @@ def locked(key: str) -> bool:
     return lesson_mode().is_locked(control_of(key))
 
 
+def locked_line(where, label: str, key: str, format_func=None) -> None:
+    """A control the link locks, shown as its value: a disabled widget's grey label is too faint to read."""
+    value = st.session_state.get(key)
+    control = us.CONTROLS[control_of(key)]
+    if control.kind == "text":
+        where.text(f"{label} (locked): {value}")  # may be text from the link: plain text only
+        return
+    if format_func is not None and value is not None:
+        text = format_func(value)
+    elif isinstance(value, bool):
+        text = "on" if value else "off"
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = us.fmt_value(control.key, value)
+    where.markdown(f":material/lock: {us.plain(label)}: **{us.plain(text)}**", help="Fixed by this link.")
+
+
 class LessonWidgets:
     """A container's widget calls in lesson mode: a control the lesson hides is not drawn, a
-    locked one is drawn disabled, and a `markdown` sub-heading is drawn only if a control
-    it heads is. Without a lesson the page uses the container itself (`lesson_widgets`)."""
+    locked one is shown as its value (`locked_line`), and a `markdown` sub-heading is drawn
+    only if a control it heads is. Without a lesson the page uses the container itself."""
 
     def __init__(self, where):
         self._where = where
@@ -424,7 +442,10 @@ class LessonWidgets:
             if self._heading is not None:
                 self._where.markdown(*self._heading[0], **self._heading[1])
                 self._heading = None
-            return call(*args, key=key, **{**kwargs, "disabled": kwargs.get("disabled", False) or locked(key)})
+            if locked(key):
+                locked_line(self._where, args[0] if args else kwargs["label"], key, kwargs.get("format_func"))
+                return st.session_state.get(key)
+            return call(*args, key=key, **kwargs)
 
         return widget
 
@@ -454,6 +475,9 @@ def linked_control(key: str) -> None:
     if not shown(key):
         return
     c = us.CONTROLS[key]
+    if locked(key):
+        locked_line(st, c.label, key)
+        return
 
     def from_slider() -> None:
         st.session_state[key] = st.session_state[f"{key}_stop"]
@@ -469,7 +493,6 @@ def linked_control(key: str) -> None:
         format_func=us.short_number,
         on_change=from_slider,
         persist_state="session",
-        disabled=locked(key),
         help=f"Round values on a log scale, {us.short_number(c.stops[0])} to {us.short_number(c.stops[-1])}; type an exact value in the box.",
     )
     right.number_input(
@@ -480,7 +503,6 @@ def linked_control(key: str) -> None:
         key=key,
         on_change=from_box,
         persist_state="session",
-        disabled=locked(key),
         label_visibility="collapsed",  # the slider above names it; screen readers still get the label
     )
 
@@ -814,20 +836,20 @@ def lesson_section(values: dict) -> None:
     if lesson is None:
         return
     setup = outcome_for(tuple(values.items())).setup
-    with st.container(border=True):
-        st.subheader(f"Lesson: {lesson.title}")
+    with st.container(border=True, key="lesson_box"):
+        st.header(f"Lesson: {lesson.title}")
         st.markdown(us.plain(lesson.intro))
         for number, part in enumerate(lesson.parts, 1):
             st.markdown(f"**Task {number}.** {us.plain(part.prompt)}")
             if not part.ready(values):
-                st.caption(us.plain(part.todo()))
+                st.markdown(f"*{us.plain(part.todo())}*")
                 continue
             try:
                 question = part.question(setup) if setup is not None else None
             except SetupError:
                 question = None
             if question is None:
-                st.caption("This task does not apply to the current setup.")
+                st.markdown("*This task does not apply to the current setup.*")
                 continue
             answer_box(question, f"lesson_{number}", prompt=False)
 
@@ -889,7 +911,9 @@ def export_file(kind: str, ext: str, plan: Plan, seed: int, store: LabRuns):
 
 
 def share_section(values: dict, plan: Plan, seed: int) -> None:
-    with st.expander("Share: a link to this page, an embed for a course page, a static image", icon=":material/share:"):
+    with st.expander(
+        "Share: a link to this page, an embed for a course page, a static image", icon=":material/share:", key="share_panel"
+    ):
         base, stand_in = page_address()
         query = {**us.to_query(values), **lesson_mode().query()}
         try:
@@ -899,14 +923,14 @@ def share_section(values: dict, plan: Plan, seed: int) -> None:
             st.info(us.plain(f"No link for this page: {error}"))
             return
         if stand_in:
-            st.caption(f"The page could not read its own address here: replace {FALLBACK_ADDRESS} with where it is hosted.")
+            st.markdown(f"*The page could not read its own address here: replace {FALLBACK_ADDRESS} with where it is hosted.*")
         st.markdown("**Link** to this exact page (every control is in it):")
         st.code(link, language=None, wrap_lines=True)
         height = share.recommended_height(controls=sum(shown(k) for k in us.LINKED), charts=1)
         st.markdown(f"**Embed** in a course page (Streamlit's `?embed=true` mode, light theme), {height:,} px high:")
-        st.code(share.iframe_snippet(embed, height=height), language="html", wrap_lines=True)
+        st.code(share.iframe_snippet(embed, height=height), language=None, wrap_lines=True)  # highlighted HTML is too faint
         st.markdown("**No iframes allowed?** Put the step timeline in as an image, linked to the live page:")
-        st.code(share.image_snippet("step_timeline.png", share.alt_text(plan), link=link), language="html", wrap_lines=True)
+        st.code(share.image_snippet("step_timeline.png", share.alt_text(plan), link=link), language=None, wrap_lines=True)
         st.download_button(
             "step_timeline.png", data=export_file("timeline", "png", plan, seed, lab_runs()), file_name="step_timeline.png",
             mime=MIME["png"], on_click="ignore", key="share_png", icon=":material/image:",
@@ -955,7 +979,7 @@ def export_section(plan: Plan, seed: int) -> None:
                     ext.upper(), data=export_file(kind, ext, plan, seed, store), file_name=f"{EXPORT_STEMS[kind]}.{ext}",
                     mime=MIME[ext], on_click="ignore", key=f"export_{ext}", width="stretch", icon=":material/download:",
                 )  # fmt: skip
-            st.caption("Each file is drawn when you click (no browser needed); the HTML file works offline.")
+            st.markdown("*Each file is drawn when you click (no browser needed); the HTML file works offline.*")
         a, b, c = st.columns(3)
         a.download_button(
             "Step table (CSV)", data=partial(exports.steps_csv, plan), file_name="steps.csv", mime="text/csv",
@@ -1034,7 +1058,7 @@ def main() -> None:
         tradeoff_section(plan)
         learning_rate_section(plan)
         early_stopping_section(values, outcome, lab)
-        lab_slot = st.container()  # See it train: filled last, below
+        lab_slot = st.container(key="see_it_train")  # filled last, below
         quiz_section(plan.setup)
     translator_section(plan.setup)
     st.header("Share and export")

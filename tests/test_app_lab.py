@@ -81,8 +81,8 @@ def test_see_it_train_draws_the_run_of_the_current_setup():
     setup = setup_of(query)
     expected = training.train(setup, 101)
     assert expected.optimizer_steps == 1_000  # the textbook plan, every step a real update
-    captions = [plain(c.value) for c in at.caption]
-    assert lab_charts.describe_run(expected) in captions  # the chart's numbers as text too
+    lines = [plain(m.value) for m in at.markdown]
+    assert lab_charts.describe_run(expected) in lines  # the chart's numbers as text too
     sentence = lab_charts.comparison_sentence(*pair_runs(setup, 101))
     assert sentence in texts(at)
     assert "batch 25 made 4,000 optimizer steps and batch 400 made 250" in sentence
@@ -95,8 +95,8 @@ def test_a_new_seed_is_a_new_run_and_in_the_link():
     assert not at.exception
     assert at.query_params["seed"] == "103"
     expected = training.train(setup_of({"seed": "103"}), 103)
-    assert lab_charts.describe_run(expected) in [plain(c.value) for c in at.caption]
-    assert lab_charts.describe_run(training.train(setup_of({}), 102)) not in [plain(c.value) for c in at.caption]
+    assert lab_charts.describe_run(expected) in [plain(c.value) for c in at.markdown]
+    assert lab_charts.describe_run(training.train(setup_of({}), 102)) not in [plain(c.value) for c in at.markdown]
 
 
 def test_runs_happen_only_when_their_inputs_change(monkeypatch):

@@ -53,6 +53,11 @@ def markdown_text(at: AppTest) -> str:
     return "\n".join(e.value for kind in kinds for e in at.get(kind))
 
 
+def locked_lines(at: AppTest) -> list[str]:
+    """Controls the link locks, shown as their values."""
+    return [plain(m.value) for m in at.markdown if m.value.startswith(":material/lock:")]
+
+
 def answer(at: AppTest, key_prefix: str, text: str) -> AppTest:
     box = next(t for t in at.text_input if t.key.startswith(key_prefix))
     box.set_value(text).run()
@@ -67,12 +72,15 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     at = run({"lesson": "steps-per-epoch"})
     lesson = lessons.LESSONS["steps-per-epoch"]
     assert not at.warning  # lesson= is not reported as an unknown control
-    assert [s.value for s in at.subheader][0] == f"Lesson: {lesson.title}"
-    assert at.number_input(key="dataset_size").disabled and at.number_input(key="batch_size").disabled
-    assert at.select_slider(key="batch_size_stop").disabled
-    assert not at.number_input(key="epochs").disabled and not at.checkbox(key="drop_last").disabled
-    assert at.selectbox(key="framework").disabled
+    assert [h.value for h in at.header][0] == f"Lesson: {lesson.title}"
+    assert locked_lines(at) == [
+        ":material/lock: Dataset size (samples): **1,000**",
+        ":material/lock: Batch size (per device): **64**",
+        ":material/lock: Framework convention: **PyTorch loop**",
+    ]
     keys = widget_keys(at)
+    assert {"epochs", "epochs_stop", "drop_last"} <= keys  # free to move
+    assert not {"dataset_size", "batch_size_stop", "framework"} & keys  # locked: no widget to move
     assert not {"grad_accum", "devices", "max_steps", "lr_schedule", "early_stopping", "preset", "seed"} & keys
     assert at.query_params["lesson"] == "steps-per-epoch"
     values = lessons.lesson_values("steps-per-epoch")
@@ -80,7 +88,7 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     # task 1 is answered against the core; task 2 waits for drop_last
     first, second, _ = lesson.parts
     question = first.question(us.values_to_setup(values).setup)
-    assert plain(second.todo()) in [plain(c.value) for c in at.caption]
+    assert f"*{second.todo()}*" in [plain(m.value) for m in at.markdown]
     answer(at, "lesson_1", str(question.answer))
     assert plain(at.success[0].value) == f"Right: {question.answer:,} optimizer steps."
     assert plain(question.reasoning) in plain(markdown_text(at))
@@ -90,7 +98,7 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     dropped = {**values, "drop_last": True}
     q2 = second.question(us.values_to_setup(dropped).setup)
     assert q2.answer != question.answer  # drop_last changes the count
-    assert plain(second.todo()) not in [plain(c.value) for c in at.caption]
+    assert f"*{second.todo()}*" not in [plain(m.value) for m in at.markdown]
     answer(at, "lesson_2", f"{q2.answer:,}")
     assert any(plain(s.value) == f"Right: {q2.answer:,} optimizer steps." for s in at.success)
 
@@ -100,21 +108,22 @@ def test_hide_and_lock_lists_keep_the_links_values():
     assert not at.warning
     keys = widget_keys(at)
     assert "devices" not in keys and "grad_accum" not in keys and "drop_last" in keys
-    assert at.number_input(key="epochs").disabled and not at.number_input(key="batch_size").disabled
+    assert locked_lines(at) == [":material/lock: Epochs: **10**"] and "epochs" not in keys
+    assert at.number_input(key="batch_size").value == 64
     assert at.query_params["hide"] == "devices,grad_accum" and at.query_params["lock"] == "epochs"
     # a preset moves the free controls only: the locked epochs stay at the link's value
     at.pills(key="preset").set_value("MNIST").run()
     assert not at.exception
     expected = {**us.preset_values("MNIST"), "epochs": us.DEFAULTS["epochs"]}
     assert cards(at) == expected_cards(expected)
-    assert at.number_input(key="epochs").value == us.DEFAULTS["epochs"]
+    assert locked_lines(at) == [f":material/lock: Epochs: **{us.DEFAULTS['epochs']}**"]
     assert at.query_params["lock"] == "epochs"
 
 
 def test_a_lesson_sets_its_own_controls_and_says_so_in_plain_text():
     at = run({"lesson": "effective-batch", "batch_size": "64"})
     lesson = lessons.LESSONS["effective-batch"]
-    assert at.number_input(key="batch_size").value == lesson.preset["batch_size"]
+    assert f":material/lock: Batch size (per device): **{lesson.preset['batch_size']}**" in locked_lines(at)
     notices = [t.value for t in at.text]
     assert any("is set by this lesson: using 8" in n for n in notices)
     first = lesson.parts[0]
@@ -128,7 +137,7 @@ HOSTILE = "<img src=x onerror=alert(1)>[x](javascript:alert(2))"
 
 def test_hostile_lesson_parameters_render_as_plain_text():
     at = run({"lesson": HOSTILE, "hide": HOSTILE, "lock": "**bold**,epochs"})
-    assert not [s.value for s in at.subheader if s.value.startswith("Lesson:")]  # the full page, no lesson
+    assert not [h.value for h in at.header if h.value.startswith("Lesson:")]  # the full page, no lesson
     shown = [t.value for t in at.text]
     mode = lessons.parse_lesson_params({"lesson": HOSTILE, "hide": HOSTILE, "lock": "**bold**,epochs"})
     assert shown == list(mode.notices) and len(shown) == 3  # each notice, verbatim, as plain text
@@ -138,7 +147,7 @@ def test_hostile_lesson_parameters_render_as_plain_text():
         assert token not in rendered
     for element in at.get("html"):
         assert "onerror" not in element.proto.body
-    assert at.number_input(key="epochs").disabled  # the known name still works
+    assert locked_lines(at) == [":material/lock: Epochs: **10**"]  # the known name still works
 
 
 # -- check yourself -------------------------------------------------------------------------------
@@ -200,7 +209,7 @@ def test_share_panel_gives_the_link_the_iframe_and_the_image(query):
     assert embed in shown and "embed=true" in embed and "embed_options=light_theme" in embed
     plan = us.values_to_setup(values).plan
     assert share.image_snippet("step_timeline.png", share.alt_text(plan), link=link) in shown
-    assert any("replace http://localhost:8501/" in c.value for c in at.caption)
+    assert any("replace http://localhost:8501/" in m.value for m in at.markdown)
     assert "step_timeline.png" in [d.proto.label for d in at.get("download_button")]
     if "lesson" in query:
         assert "lesson=steps-per-epoch" in link and "hide=epochs" in link

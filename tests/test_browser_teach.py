@@ -1,0 +1,133 @@
+"""The training lab and the teacher panels in headless Debian Chromium against `streamlit run`:
+the lab's charts draw, the Share panel shows the link and the iframe, an export is made on
+click and is a real PNG, a saved setup loads back (a bad one says why), and the new sections
+pass axe at 1280 and 390 px. Screenshots go to test-output/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from epochsteps import exports
+from epochsteps import urlstate as us
+
+pytestmark = pytest.mark.browser
+
+CHART = "[data-testid=stVegaLiteChart]"
+TIMEOUT_MS = 90_000
+
+
+def wait_idle(page) -> None:
+    """Until the script has finished (the lab included) and every chart has drawn."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]') && "
+        "Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart]')).every(c => c.querySelector('svg, canvas'))",
+        timeout=TIMEOUT_MS,
+    )
+
+
+def open_page(browser, url: str, width: int = 1280):
+    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.get_by_role("heading", name="See it train").wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    return page, errors
+
+
+def open_expander(page, label: str) -> None:
+    page.get_by_text(label).first.click()
+    wait_idle(page)
+
+
+def test_the_lab_charts_and_the_share_panel_render(app_server, browser):
+    page, errors = open_page(browser, f"{app_server.url}/?seed=5&batch_size=64")
+    lab = page.locator(CHART).filter(has_text="See it train: the loss at every optimizer step")
+    lab.locator("svg path").first.wait_for(timeout=TIMEOUT_MS)  # the loss line is drawn
+    assert lab.count() == 1
+    assert page.locator(CHART).count() == 6
+    assert page.get_by_text("Two batch sizes, same epochs").count() == 1
+    assert page.get_by_text("Over the same 10 epochs, batch 16 made").count() == 1
+    open_expander(page, "Share: a link")
+    codes = page.locator("[data-testid=stCode]").all_inner_texts()
+    link = next(c for c in codes if c.strip().startswith("http://127.0.0.1"))
+    assert "seed=5" in link and "batch_size=64" in link
+    iframe = next(c for c in codes if c.strip().startswith("<iframe"))
+    assert "embed=true" in iframe and "batch_size=64" in iframe and 'height="' in iframe
+    assert any(c.strip().startswith('<a href="http://127.0.0.1') and "step_timeline.png" in c for c in codes)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert errors == []
+    page.close()
+
+
+def uploader(page):
+    # a rerun can briefly show the old uploader next to the new one
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=stFileUploader]').length === 1", timeout=TIMEOUT_MS)
+    return page.locator("[data-testid=stFileUploader] input[type=file]")
+
+
+def test_an_export_is_made_on_click_and_a_setup_loads_back(app_server, browser, tmp_path):
+    page, errors = open_page(browser, app_server.url)
+    open_expander(page, "Export: charts")
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        page.get_by_role("button", name="PNG", exact=True).click()
+    png = info.value.path().read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and info.value.suggested_filename == "step_timeline.png"
+    # a setup.json saved by the page loads back into the controls
+    values = us.preset_values("MNIST")
+    good = tmp_path / "setup.json"
+    good.write_text(exports.setup_json(us.values_to_setup(values).setup))
+    uploader(page).set_input_files(str(good))
+    page.wait_for_function("() => location.search.includes('batch_size=64')", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert "dataset_size=60000" in page.url
+    assert page.get_by_role("spinbutton", name="Batch size (per device): exact").input_value() == "64"
+    assert page.get_by_text("Setup loaded.").count() == 1
+    # anything else says what is wrong, and changes nothing
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"dataset_size": "many", "batch_size": 1}))
+    uploader(page).set_input_files(str(bad))
+    page.get_by_text("That file could not be loaded").wait_for(timeout=TIMEOUT_MS)
+    assert "batch_size=64" in page.url
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert errors == []
+    page.close()
+
+
+# the sections this feature adds (keyed containers); the rest of the page has its own axe test
+NEW_SECTIONS = [".st-key-lesson_box", ".st-key-see_it_train", ".st-key-quiz_open", ".st-key-share_panel", ".st-key-export_open"]
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    assert all(page.locator(s).count() == 1 for s in NEW_SECTIONS)
+    results = Axe().run(page, context={"include": [[s] for s in NEW_SECTIONS]})
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_new_sections_screenshots_and_accessibility(app_server, browser, output_dir, width):
+    page, errors = open_page(browser, f"{app_server.url}/?lesson=steps-per-epoch", width=width)
+    page.get_by_label("Your answer (a number)").first.fill("16")
+    page.get_by_label("Your answer (a number)").first.press("Enter")
+    page.get_by_text("Right: 16 optimizer steps.").wait_for(timeout=TIMEOUT_MS)
+    for label in ("Questions about your setup", "Share: a link", "Export: charts"):
+        open_expander(page, label)
+    height = page.evaluate("() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+    page.set_viewport_size({"width": width, "height": int(height) + 120})
+    wait_idle(page)
+    page.screenshot(path=str(output_dir / f"teach-{width}.png"), full_page=True)
+    found = serious_violations(page)
+    assert found == [], "\n".join(found)
+    assert errors == []
+    page.close()
