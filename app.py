@@ -95,8 +95,8 @@ def current_values() -> dict:
 
 def sync_url(values: dict) -> None:
     """Put the non-default values in the query string so a copied link reproduces the page."""
-    query = {**us.to_query(values), **{k: st.query_params.get_all(k) for k in KEEP_URL_KEYS if k in st.query_params}}
-    if query != {k: st.query_params.get_all(k) if k in KEEP_URL_KEYS else st.query_params[k] for k in st.query_params}:
+    query = {**us.to_query(values), **lesson_mode().query()}  # lesson=, hide=, lock= as the page read them
+    if {k: [v] for k, v in query.items()} != {k: st.query_params.get_all(k) for k in st.query_params}:
         st.query_params.from_dict(query)
 
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+from epochsteps import lessons
 from epochsteps import urlstate as us
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -57,8 +58,11 @@ def check_link(query: dict[str, list[str]]) -> None:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.title[0].value == "Epochs vs steps"
-    _, notices = us.parse_query(query)
+    controls, lesson_params = lessons.split_params(query)  # lesson keys are not unknown controls
+    _, notices = us.parse_query(controls)
     warnings = unescaped("\n".join(w.value for w in at.warning))
+    mode = lessons.parse_lesson_params(lesson_params)
+    assert [t.value for t in at.text] == list(mode.notices)  # the lesson's notices, as plain text
     if notices:
         assert LINK_NOTICE in warnings, (query, notices)
         for notice in notices:
@@ -70,10 +74,12 @@ def check_link(query: dict[str, list[str]]) -> None:
         "cannot run" in w or "nothing trains" in w or "No optimizer step" in w for w in warnings.split("\n- ")
     ), warnings
     # The address bar now carries only what the page uses, and it reads back without a notice.
-    cleaned, again = us.parse_query(dict(at.query_params))
+    params, lesson_kept = lessons.split_params(dict(at.query_params))
+    cleaned, again = us.parse_query(params)
     assert again == [], again
-    kept = {k: v for k, v in dict(at.query_params).items() if k not in us.RESERVED_KEYS}  # Streamlit's own embed switches stay
+    kept = {k: v for k, v in params.items() if k not in us.RESERVED_KEYS}  # Streamlit's own embed switches stay
     assert us.to_query(cleaned) == kept
+    assert lesson_kept == mode.query()  # only the lesson parameters the page understood
 
 
 # No shrinking: each example is a page run (~0.5-2 s); a failure is reported as found.
