@@ -330,7 +330,8 @@ def lab_spec(kind: str, key: tuple, _runs: tuple[training.TrainingRun, ...]) -> 
 
 
 def show_lab_chart(kind: str, runs: tuple[training.TrainingRun, ...]) -> None:
-    spec = dict(lab_spec(kind, (runs[0].seed, *(r.requested for r in runs)), runs))
+    # keyed by Python's hash of the setups: Streamlit's cache hasher walks every field (~2 ms a chart per rerun)
+    spec = dict(lab_spec(kind, (runs[0].seed, *(hash(r.requested) for r in runs)), runs))
     description = spec.pop("description", "")
     st.vega_lite_chart(spec, width="stretch", alt=description or None)
     if kind == "loss":
