@@ -748,7 +748,7 @@ def early_stopping_section(values: dict, outcome: us.Outcome, lab: training.Trai
             )
             show_chart("early", lab.plan)
             return
-        st.caption(
+        st.markdown(
             f"The validation loss the training lab measured at each of its {len(lab.val_loss):,} evaluations"
             " (the run is drawn under See it train, below)."
         )
