@@ -3,7 +3,6 @@ loads back (or fails with one clear reason), and `python -m epochsteps export`."
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -74,45 +73,32 @@ def test_spec_text_cannot_end_the_script_early():
 
 
 @pytest.mark.browser
-def test_html_draws_offline_in_chromium(tmp_path, timeline):
-    """Open the file with every network request blocked: the chart still draws."""
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian chromium is needed (apt-get install -y chromium)"
-    from playwright.sync_api import sync_playwright
+def test_html_draws_offline_in_chromium(tmp_path, timeline, browser):
+    """Open the file with every network request blocked: the chart still draws.
 
+    Uses the session's browser (conftest): a second sync_playwright in the same
+    process would meet the first one's running event loop."""
     path = tmp_path / "timeline.html"
     path.write_text(exports.chart_html(timeline, title="Step timeline"), encoding="utf-8")
     requested, errors = [], []
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page = browser.new_page()
+    try:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
-            def block(route):
-                if route.request.url.startswith("file:"):
-                    return route.continue_()
-                requested.append(route.request.url)
-                return route.abort()
+        def block(route):
+            if route.request.url.startswith("file:"):
+                return route.continue_()
+            requested.append(route.request.url)
+            return route.abort()
 
-            page.route("**/*", block)
-            page.goto(path.as_uri())
-            page.wait_for_selector("#chart svg .mark-rect path", state="attached", timeout=15_000)
-            marks = page.locator("#chart svg .mark-rect path").count()
-            width = page.evaluate("document.querySelector('#chart svg').getBoundingClientRect().width")
-        finally:
-            browser.close()
+        page.route("**/*", block)
+        page.goto(path.as_uri())
+        page.wait_for_selector("#chart svg .mark-rect path", state="attached", timeout=15_000)
+        marks = page.locator("#chart svg .mark-rect path").count()
+        width = page.evaluate("document.querySelector('#chart svg').getBoundingClientRect().width")
+    finally:
+        page.close()
     assert requested == [] and errors == []
     assert marks > 0 and width > 300  # a "container" width chart fills the page, not 0 px
 

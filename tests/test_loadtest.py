@@ -92,7 +92,11 @@ def test_a_websocket_session_runs_the_page_for_its_link(app_server):
 
     query = "dataset_size=1281167&batch_size=256&epochs=90"
     messages: list = []
-    received, problems = asyncio.run(memory_soak.ws_session(app_server.url, query, 60, collect=messages))
+    # in a thread of its own: a session-wide sync Playwright keeps an event loop running here
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        received, problems = pool.submit(asyncio.run, memory_soak.ws_session(app_server.url, query, 60, collect=messages)).result()
     assert problems == []
     assert received == sum(m.ByteSize() for m in messages)  # one serialized ForwardMsg per websocket frame
     metrics = {

@@ -32,7 +32,7 @@ SETTINGS = {
         "lr_schedule": "cosine", "lr": "0.001", "warmup_steps": "0.1", "grad_accum": "3", "devices": "7",
     },
     "many_evaluations": {
-        "dataset_size": "1000000", "batch_size": "1", "epochs": "1", "framework": "hf", "eval_every_steps": "1",
+        "dataset_size": "1000000", "batch_size": "1", "epochs": "1", "framework": "hf", "eval_every_steps": "20",
         "early_stopping": "true", "patience": "10000", "lr_schedule": "linear",
     },
     "lightning_many_validations": {
@@ -44,7 +44,7 @@ SETTINGS = {
     "tiny_huge_batch": {"dataset_size": "1", "batch_size": "1000000000", "epochs": "10000"},
     "pasted_20k_chars": {
         "framework": "hf", "early_stopping": "true", "metric_source": "pasted", "patience": "10000",
-        "dataset_size": "1000000", "batch_size": "1", "epochs": "1", "eval_every_steps": "1", "metrics_text": ",".join(["0.5"] * 5000)[:20000],
+        "dataset_size": "1000000", "batch_size": "1", "epochs": "1", "eval_every_steps": "20", "metrics_text": ",".join(["0.5"] * 5000)[:20000],
     },
 }  # fmt: skip
 
