@@ -15,11 +15,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import contextlib
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import NamedTuple
 
 import altair as alt
 import pandas as pd
@@ -111,15 +113,19 @@ def outcome_for(items: tuple) -> us.Outcome:
 MAX_ROWS = 5_000  # no chart sends more rows than this (altair raises MaxRowsError beyond)
 
 
-def _arrow_dataset(data: pd.DataFrame, datasets: dict) -> dict:
-    """Altair data transformer: the table goes out as Arrow IPC bytes (what Streamlit
-    sends to the browser), skipping Altair's JSON records."""
+def arrow_bytes(data: pd.DataFrame) -> bytes:
+    """A table as Arrow IPC bytes, the form Streamlit sends to the browser."""
     alt.utils.data.limit_rows(data, max_rows=MAX_ROWS)
     table = pa.Table.from_pandas(data, preserve_index=False)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    payload = sink.getvalue().to_pybytes()
+    return sink.getvalue().to_pybytes()
+
+
+def _arrow_dataset(data: pd.DataFrame, datasets: dict) -> dict:
+    """Altair data transformer: the table goes out as Arrow bytes, skipping Altair's JSON records."""
+    payload = arrow_bytes(data)
     name = "data-" + hashlib.sha1(payload).hexdigest()[:20]
     datasets[name] = payload
     return {"name": name}
@@ -128,19 +134,9 @@ def _arrow_dataset(data: pd.DataFrame, datasets: dict) -> dict:
 alt.data_transformers.register("epochsteps_arrow", _arrow_dataset)
 
 
-def to_spec(chart: alt.TopLevelMixin) -> dict:
-    """A Vega-Lite spec with its datasets as Arrow bytes, the form Streamlit sends.
-
-    Built once per setup and cached, so a rerun sends the spec without re-validating
-    the Altair objects or re-serialising the data.
-    """
-    datasets: dict[str, bytes] = {}
-    # Altair's transformer and theme switches are process-wide: hold Streamlit's own lock.
-    with ALTAIR_LOCK, alt.data_transformers.enable("epochsteps_arrow", datasets=datasets), alt.theme.enable("none"):
-        spec = chart.to_dict(validate=False)
-    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
-    # Streamlit fits the whole chart (title, axes, legend) into the spec's height unless
-    # told otherwise; fit only the width, so `height` stays the plot's own height.
+def finish_spec(spec: dict) -> dict:
+    """Streamlit fits the whole chart (title, axes, legend) into the spec's height unless
+    told otherwise; fit only the width, so `height` stays the plot's own height."""
     spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
     for layer in spec.get("layer", []):
         mark = layer.get("mark")
@@ -149,22 +145,50 @@ def to_spec(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
+def to_spec(chart: alt.TopLevelMixin) -> dict:
+    """A Vega-Lite spec with its datasets as Arrow bytes (the training lab's charts)."""
+    datasets: dict[str, bytes] = {}
+    # Altair's transformer and theme switches are process-wide: hold Streamlit's own lock.
+    with ALTAIR_LOCK, alt.data_transformers.enable("epochsteps_arrow", datasets=datasets), alt.theme.enable("none"):
+        spec = chart.to_dict(validate=False)
+    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
+    return finish_spec(spec)
+
+
 # Rows per chart on the page: about one per pixel of the plot at the page's 704 px width.
 # More rows draw nothing more, but the browser re-draws every one of them on each move
 # (2,000 SVG bands take about twice as long to repaint as 600 here).
 PAGE_BUDGET = 600
-BUILDERS = {
-    "timeline": partial(charts.step_timeline, budget=PAGE_BUDGET),
-    "inside": partial(charts.inside_epoch, budget=PAGE_BUDGET),
-    "tradeoff": charts.batch_size_tradeoff,
-    "lr": partial(charts.learning_rate, budget=PAGE_BUDGET),
-    "early": partial(charts.early_stopping, budget=PAGE_BUDGET),
+DRAWINGS = {
+    "timeline": partial(charts.timeline_drawing, budget=PAGE_BUDGET),
+    "inside": partial(charts.inside_epoch_drawing, budget=PAGE_BUDGET),
+    "tradeoff": charts.tradeoff_drawing,
+    "lr": partial(charts.learning_rate_drawing, budget=PAGE_BUDGET),
+    "early": partial(charts.early_stopping_drawing, budget=PAGE_BUDGET),
 }
 
 
+class ChartData(NamedTuple):
+    shape: tuple
+    datasets: dict[str, bytes]  # Arrow bytes by dataset name, in the template's order
+    description: str
+
+
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
-def chart_spec(kind: str, setup: Setup, _plan: Plan) -> dict:
-    return to_spec(BUILDERS[kind](_plan))
+def chart_data(kind: str, setup: Setup, _plan: Plan) -> ChartData:
+    """This setup's tables for the chart of `kind`: all a move to a new setup has to build."""
+    drawing = DRAWINGS[kind](_plan)
+    return ChartData(drawing.shape, {k: arrow_bytes(v) for k, v in sorted(drawing.tables.items())}, drawing.description)
+
+
+@st.cache_resource(max_entries=4 * CACHE_ENTRIES, show_spinner=False)
+def chart_template(kind: str, shape: tuple) -> str:
+    """The chart's spec with no data, built once per shape. Every setup of a shape sends the
+    same spec, so the browser keeps its chart and only swaps the data (a new spec would make
+    it compile and draw the chart from scratch)."""
+    with ALTAIR_LOCK, alt.theme.enable("none"):
+        spec = charts.live_spec(kind, shape)
+    return json.dumps(finish_spec(spec))  # a string: every rerun gets its own copy to hand to Streamlit
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -208,7 +232,7 @@ def warm(items: tuple, ticket: list[int], number: int) -> None:
         if ticket[0] != number:
             return
         with contextlib.suppress(SetupError):
-            chart_spec(kind, outcome.setup, outcome.plan)
+            chart_data(kind, outcome.setup, outcome.plan)
     if ticket[0] == number:
         translator_for(outcome.setup)
         snippets_for(outcome.setup)
@@ -226,16 +250,17 @@ def prefetch_next(values: dict) -> None:
 
 
 def show_chart(kind: str, plan: Plan) -> None:
-    """The chart, then its key numbers as text (the chart's own description)."""
+    """The chart, then its key numbers as text (the chart's description)."""
     try:
-        spec = chart_spec(kind, plan.setup, plan)
+        data = chart_data(kind, plan.setup, plan)
     except SetupError as error:  # a chart's own what-if plan the framework refuses
         st.info(us.plain(f"This chart cannot be drawn for this setup: {error}"))
         return
-    spec = dict(spec)
-    description = spec.pop("description", "")
-    st.vega_lite_chart(spec, width="stretch", alt=description or None)  # alt: the chart's accessible name
-    st.caption(us.plain(description))
+    spec = json.loads(chart_template(kind, data.shape))
+    spec["datasets"] = dict(data.datasets)
+    # a fixed accessible name: one with the numbers would change the spec on every move
+    st.vega_lite_chart(spec, width="stretch", alt=CHART_NAMES[kind])
+    st.caption(us.plain(data.description))
 
 
 # -- the training lab: real runs, bounded, with progress only when they take a while ------------
@@ -810,6 +835,7 @@ EXPORT_TITLES = {
     "lab_compare": "Training lab: two batch sizes, same epochs",
 }
 MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
+CHART_NAMES = {kind: f"{EXPORT_TITLES[kind]} chart (its numbers are in the text under it)" for kind in DRAWINGS}
 
 
 def answer_box(question: quiz.Question, key: str, prompt: bool = True) -> None:
@@ -892,7 +918,7 @@ def export_chart(kind: str, plan: Plan, seed: int, store: LabRuns):
         return lab_charts.loss_chart(lab_run(plan.setup, seed, store=store))
     if kind == "lab_compare":
         return lab_charts.comparison_chart(*lab_pair(plan.setup, seed, store=store))
-    return BUILDERS[kind](plan)
+    return charts.chart(DRAWINGS[kind](plan))
 
 
 def export_file(kind: str, ext: str, plan: Plan, seed: int, store: LabRuns):

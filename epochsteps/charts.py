@@ -12,6 +12,7 @@ Columns a layer does not draw are left out of its data to keep the spec small.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import altair as alt
 import numpy as np
@@ -188,35 +189,244 @@ def _epoch_caption(plan: Plan) -> str:
     return "Numbers on top are epochs" + (f" (one in {stride:,} labelled)" if stride > 1 else "")
 
 
+# -- charts as a fixed spec filled by tables ---------------------------------------------------
+#
+# Each chart is a template (layers, encodings, scales: the same for every setup of one
+# `shape`) plus tables named after its datasets. Whatever changes with the numbers (titles,
+# axis ranges, which legend entries show) is read from the one-row "meta" table by Vega
+# expressions. The page sends a template once; on a slider move the browser swaps the
+# data of the chart it already has instead of building a new one, and the server builds
+# no Altair objects for a new setup.
+
+META = "meta"
+EMPTY = "empty"
+TITLE_STYLE = {"anchor": "start", "fontSize": 13, "subtitleColor": NEUTRAL, "offset": 16}
+# constant lists that expressions cut with slice(): axis ticks at powers of 2 and of 10
+POWERS_OF_2 = [2**k for k in range(48)]
+POWERS_OF_10 = [10**k for k in range(19)]
+
+
+class Drawing(NamedTuple):
+    """A chart for one plan: which template (`kind`, `shape`), the tables that fill it (by
+    dataset name, "meta" included), and its title, subtitle lines and description."""
+
+    kind: str
+    shape: tuple
+    tables: dict[str, pd.DataFrame]
+    title: str
+    subtitle: tuple[str, ...]
+    description: str
+
+
+def meta(field: str) -> str:
+    """A Vega expression for a field of the chart's meta table."""
+    return f"data('{META}')[0].{field}"
+
+
+def _drawing(kind, shape, tables, title, subtitle, description, **numbers) -> Drawing:
+    row = {"title": title, "subtitle": "|".join(subtitle), **numbers}
+    return Drawing(kind, shape, {**tables, META: pd.DataFrame([row])}, title, tuple(subtitle), description)
+
+
+def _named(name: str) -> alt.Chart:
+    return alt.Chart(alt.NamedData(name=name))
+
+
+def _meta_layer() -> alt.Chart:
+    """Invisible: it only keeps the meta table in the compiled spec for the expressions."""
+    return _named(META).mark_point(opacity=0, aria=False)
+
+
+def _steps_axis(field: str = "step") -> alt.X:
+    """The optimizer-step axis from 0 to the meta table's `total`."""
+    return alt.X(
+        f"{field}:Q",
+        title="optimizer step (global step)",
+        scale=alt.Scale(domain=alt.ExprRef(expr=f"[0, max(1, {meta('total')})]"), nice=False),
+        axis=alt.Axis(labelOverlap="greedy", grid=False, labelExpr=ABBREVIATE, tickMinStep=1),
+    )
+
+
+def _shown_legend() -> alt.Legend:
+    """The merged colour/shape legend, listing only the kinds in the meta table's `kinds`."""
+    return alt.Legend(
+        title=None,
+        orient="bottom",
+        direction="horizontal",
+        columns=2,
+        symbolStrokeWidth=2,
+        labelLimit=180,
+        values=alt.ExprRef(expr=f"{meta('kinds')} ? split({meta('kinds')}, '|') : []"),
+    )
+
+
+def _kind_scales(table: dict) -> tuple[alt.Scale, alt.Scale]:
+    """Colour and shape over every kind of `table`, so each kind keeps its look."""
+    return _scale(list(table), table)
+
+
+def _epoch_tables(plan: Plan) -> dict[str, pd.DataFrame]:
+    """Epoch-end rules (strong, and faint between labelled ones) and the epoch labels, each
+    label centred on its epoch and kept inside the plot."""
+    bounds = _epoch_bounds(plan)
+    cols = ["epoch", "step", "samples"]
+    dense, max_rules = 40, 120
+    strong = bounds if len(bounds) <= dense else bounds[bounds["labelled"]]
+    faint = bounds[~bounds["labelled"]] if dense < len(bounds) <= max_rules else bounds.iloc[:0]
+    labelled = bounds[bounds["labelled"]]
+    total = plan.total_optimizer_steps
+    mid = np.clip((labelled["step_start"] + labelled["step"]) / 2, 0.025 * total, 0.975 * total)
+    return {
+        "epoch_rules": strong[cols].reset_index(drop=True),
+        "epoch_rules_faint": faint[cols].reset_index(drop=True),
+        "epoch_labels": pd.DataFrame({"epoch": labelled["epoch"].to_numpy(), "mid": mid.to_numpy()}),
+    }
+
+
+def _epoch_template(label_y=None) -> list[alt.Chart]:
+    tip = [
+        alt.Tooltip("epoch:Q", title="end of epoch", format=","),
+        alt.Tooltip("step:Q", title="global step", format=","),
+        alt.Tooltip("samples:Q", title="samples so far", format=","),
+    ]
+    return [
+        _named("epoch_rules_faint").mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip),
+        _named("epoch_rules").mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip),
+        _named("epoch_labels")
+        .mark_text(color=NEUTRAL, fontSize=11, baseline="middle")
+        .encode(x="mid:Q", text=alt.Text("epoch:Q", format=","), y=label_y if label_y is not None else alt.value(-8)),
+    ]
+
+
+def _empty_drawing(kind: str, message: str, description: str, height: int = 80) -> Drawing:
+    return _drawing(kind, (EMPTY, height), {"message": pd.DataFrame({"message": [message]})}, "", (), description)
+
+
+def _empty_template(height: int) -> alt.LayerChart:
+    text = _named("message").mark_text(color=NEUTRAL, fontSize=13).encode(text="message:N")
+    return alt.layer(text, _meta_layer()).properties(width="container", height=height)
+
+
+def template(kind: str, shape: tuple) -> alt.LayerChart:
+    """The chart of `kind` with no data: its layers read the tables by name."""
+    if shape and shape[0] == EMPTY:
+        return _empty_template(*shape[1:])
+    return TEMPLATES[kind](*shape)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return alt.utils.data.to_values(df)["values"]
+
+
+def chart(drawing: Drawing) -> alt.LayerChart:
+    """The drawing as a self-contained Altair chart (notebooks, exports, tests): its tables
+    inline and its title written out."""
+    out = template(drawing.kind, drawing.shape)
+    # set, not .properties(): that validates every row of every table on the way in
+    out.description = drawing.description
+    out.datasets = {name: _records(df) for name, df in drawing.tables.items()}
+    if drawing.title:
+        out.title = _title(drawing.title, *drawing.subtitle)
+    return out
+
+
+def live_spec(kind: str, shape: tuple) -> dict:
+    """The template as a Vega-Lite dict whose title is read from the meta table, for a page
+    that sends the tables separately (and swaps them on the next setup of this shape)."""
+    spec = template(kind, shape).to_dict()
+    if not (shape and shape[0] == EMPTY):
+        subtitle = f"split({meta('subtitle')}, '|')"
+        spec["title"] = {"text": {"expr": meta("title")}, "subtitle": {"expr": subtitle}, **TITLE_STYLE}
+    return spec
+
+
 # -- step timeline ---------------------------------------------------------------------------
 
 
-def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int = 24) -> alt.LayerChart | alt.Chart:
+def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int = 24) -> alt.LayerChart:
     """x is the optimizer step; bands filled by epoch, epoch rules and labels, the step
     holding each partial last batch, evaluations, best checkpoint, early stop and the
     max_steps cut."""
+    return chart(timeline_drawing(plan, budget, max_partial_marks))
+
+
+def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: int = 24) -> Drawing:
     total = plan.total_optimizer_steps
     desc = describe_timeline(plan)
     if total == 0:
-        return _empty("No optimizer step is taken in this setup.", desc)
+        return _empty_drawing("timeline", "No optimizer step is taken in this setup.", desc)
     table = tl.step_table(plan, budget)
     ev = tl.evaluation_points(plan, budget)
-    lanes = ["epoch", "optimizer steps"] + (["evaluations"] if len(ev) else [])
+    lanes = ("epoch", "optimizer steps") + (("evaluations",) if len(ev) else ())
+    aggregated = bool(table.attrs["aggregated"])
+    if aggregated:
+        bands = table.drop(columns=["partial", "epoch_last", "steps"])
+        x0, x1 = bands["step_first"] - 1, bands["step_last"]
+    else:
+        bands = table.drop(columns=["partial"])
+        x0, x1 = bands["step"] - 1, bands["step"]
+    if len(bands) > 150:
+        # dense bands: each overlaps half of the next, which is drawn on top, so no
+        # anti-aliasing seams darken the strip; the pointer still finds the right band
+        x1 = x1 + (x1 - x0) / 2
+    bands = bands.assign(x0=x0, x1=x1)
 
+    points = []
+    epochs, steps = tl.partial_batch_steps(plan)
+    if len(steps) > max_partial_marks:  # one per labelled epoch is enough to see the pattern
+        stride = _epoch_bounds(plan).attrs["label_stride"]
+        keep = epochs % stride == 0
+        epochs, steps = epochs[keep], steps[keep]
+    points.append(
+        pd.DataFrame(
+            {
+                "kind": "partial last batch",
+                "step": steps,
+                "epoch_frac": np.round(plan.epoch_at(steps), 4) if len(steps) else np.zeros(0),
+                "lane": "optimizer steps",
+            }
+        )
+    )
+    points.append(ev[["step", "epoch_frac"]].assign(kind="evaluation", lane="evaluations"))
+    points = pd.concat(points, ignore_index=True)[["kind", "step", "epoch_frac", "lane"]]
+    marks = tl.markers(plan)
+    special = marks.assign(
+        kind=marks["kind"].map(MARKER_KIND),
+        lane=["optimizer steps" if k == "max_steps" else "evaluations" for k in marks["kind"]],
+    )[["kind", "step", "epoch_frac", "label", "lane"]]
+    present = set(points["kind"]) | set(special["kind"])
+    sub = f"Aggregated view: {_per_mark(table, 'band')}" if aggregated else "One band per optimizer step"
+    title = f"{total:,} optimizer steps over {plan.epochs_started:,} epoch{'s' if plan.epochs_started != 1 else ''}"
+    return _drawing(
+        "timeline",
+        (aggregated, lanes),
+        {
+            "bands": bands,
+            **_epoch_tables(plan),
+            "points": points,
+            "special": special,
+            "rules": special[special["kind"] != "best checkpoint"],
+        },
+        title,
+        (sub, _epoch_caption(plan)),
+        desc,
+        total=total,
+        kinds="|".join(k for k in MARKS if k in present),
+    )
+
+
+def _timeline_template(aggregated: bool, lanes: tuple[str, ...]) -> alt.LayerChart:
     def lane(name):
         return alt.Y(
             datum=name,
             type="nominal",
-            scale=alt.Scale(domain=lanes),
+            scale=alt.Scale(domain=list(lanes)),
             axis=alt.Axis(title=None, labelColor=NEUTRAL, ticks=False, domain=False),
         )
 
     # fill, not colour: the epoch scale is quantitative, the marks' legend is nominal
     fill = alt.Fill("epoch:Q", scale=alt.Scale(scheme=EPOCH_SCHEME, domainMin=1), legend=None)
-    if table.attrs["aggregated"]:
-        bands = _chart(table.drop(columns=["partial", "epoch_last", "steps"])).transform_calculate(
-            x0="datum.step_first - 1", x1="datum.step_last"
-        )
+    if aggregated:
         tip = [
             alt.Tooltip("step_first:Q", title="from step", format=","),
             alt.Tooltip("step_last:Q", title="to step", format=","),
@@ -227,7 +437,6 @@ def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int 
             alt.Tooltip("samples:Q", title="samples so far", format=","),
         ]
     else:
-        bands = _chart(table.drop(columns=["partial"])).transform_calculate(x0="datum.step - 1", x1="datum.step")
         tip = [
             alt.Tooltip("step:Q", title="step", format=","),
             alt.Tooltip("epoch:Q", title="epoch", format=","),
@@ -235,88 +444,407 @@ def step_timeline(plan: Plan, budget: int | None = None, max_partial_marks: int 
             alt.Tooltip("batch:Q", title="batch within epoch", format=","),
             alt.Tooltip("samples:Q", title="samples so far", format=","),
         ]
-    if len(table) > 150:
-        # dense bands: each overlaps half of the next, which is drawn on top, so no
-        # anti-aliasing seams darken the strip; the pointer still finds the right band
-        bands = bands.transform_calculate(x1="datum.x1 + (datum.x1 - datum.x0) / 2")
-    layers = [
-        bands.mark_rect(clip=True, opacity=1).encode(
-            x=_x_steps(total, "x0"), x2="x1:Q", y=lane("optimizer steps"), fill=fill, tooltip=tip
-        )
-    ]
-    layers += _epoch_layers(plan, label_y=lane("epoch"))
-
-    # points: evaluations and partial batches, then the special marks on top
-    points = []
-    epochs, steps = tl.partial_batch_steps(plan)
-    if len(steps) > max_partial_marks:  # one per labelled epoch is enough to see the pattern
-        stride = _epoch_bounds(plan).attrs["label_stride"]
-        keep = epochs % stride == 0
-        epochs, steps = epochs[keep], steps[keep]
-    if len(steps):
-        points.append(
-            pd.DataFrame(
-                {
-                    "kind": "partial last batch",
-                    "step": steps,
-                    "epoch_frac": np.round(plan.epoch_at(steps), 4),
-                    "lane": "optimizer steps",
-                }
-            )
-        )
-    if len(ev):
-        points.append(ev[["step", "epoch_frac"]].assign(kind="evaluation", lane="evaluations"))
-    marks = tl.markers(plan)
-    special = marks.assign(
-        kind=marks["kind"].map(MARKER_KIND),
-        lane=["optimizer steps" if k == "max_steps" else "evaluations" for k in marks["kind"]],
+    bands = (
+        _named("bands")
+        .mark_rect(clip=True, opacity=1)
+        .encode(x=_steps_axis("x0"), x2="x1:Q", y=lane("optimizer steps"), fill=fill, tooltip=tip)
     )
-    special = special[["kind", "step", "epoch_frac", "label", "lane"]]
-    present = set().union(*(set(p["kind"]) for p in points)) | set(special["kind"])
-    kinds = [k for k in MARKS if k in present]
-    color_scale, shape_scale = _scale(kinds, MARKS)
+    color_scale, shape_scale = _kind_scales(MARKS)
     enc = {
-        "color": alt.Color("kind:N", scale=color_scale, legend=_legend()),
-        "shape": alt.Shape("kind:N", scale=shape_scale, legend=_legend()),
+        "color": alt.Color("kind:N", scale=color_scale, legend=_shown_legend()),
+        "shape": alt.Shape("kind:N", scale=shape_scale, legend=_shown_legend()),
     }
     tips = [
         alt.Tooltip("kind:N", title="mark"),
         alt.Tooltip("step:Q", format=","),
         alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
     ]
-    if points:
-        data = pd.concat(points, ignore_index=True)
-        layers.append(
-            _chart(data)
-            .mark_point(size=80, filled=True, opacity=0.9)
-            .encode(x="step:Q", y=alt.Y("lane:N", scale=alt.Scale(domain=lanes)), tooltip=tips, **enc)
-        )
-    if len(special):
-        layers.append(
-            _chart(special)
-            .mark_point(size=170, filled=True, opacity=1, stroke=NEUTRAL, strokeWidth=1)
-            .encode(x="step:Q", y=alt.Y("lane:N", scale=alt.Scale(domain=lanes)), tooltip=["label:N", *tips[1:]], **enc)
-        )
-        rules = special[special["kind"] != "best checkpoint"]
-        if len(rules):
-            dash = alt.StrokeDash("kind:N", scale=alt.Scale(domain=kinds, range=[MARKS[k][2] for k in kinds]), legend=None)
-            layers.append(
-                _chart(rules)
-                .mark_rule(strokeWidth=2)
-                .encode(
-                    x="step:Q",
-                    color=alt.Color("kind:N", scale=color_scale, legend=None),
-                    strokeDash=dash,
-                    tooltip=["label:N", *tips[1:]],
-                )
-            )
-    sub = f"Aggregated view: {_per_mark(table, 'band')}" if table.attrs["aggregated"] else "One band per optimizer step"
-    title = _title(
-        f"{total:,} optimizer steps over {plan.epochs_started:,} epoch{'s' if plan.epochs_started != 1 else ''}",
-        sub,
-        _epoch_caption(plan),
+    y_lane = alt.Y("lane:N", scale=alt.Scale(domain=list(lanes)))
+    points = _named("points").mark_point(size=80, filled=True, opacity=0.9).encode(x="step:Q", y=y_lane, tooltip=tips, **enc)
+    special = (
+        _named("special")
+        .mark_point(size=170, filled=True, opacity=1, stroke=NEUTRAL, strokeWidth=1)
+        .encode(x="step:Q", y=y_lane, tooltip=["label:N", *tips[1:]], **enc)
     )
-    return alt.layer(*layers).properties(width="container", height=40 * len(lanes) + 10, description=desc, title=title)
+    dash = alt.StrokeDash("kind:N", scale=alt.Scale(domain=list(MARKS), range=[m[2] for m in MARKS.values()]), legend=None)
+    rules = (
+        _named("rules")
+        .mark_rule(strokeWidth=2)
+        .encode(
+            x="step:Q",
+            color=alt.Color("kind:N", scale=color_scale, legend=None),
+            strokeDash=dash,
+            tooltip=["label:N", *tips[1:]],
+        )
+    )
+    layers = [bands, *_epoch_template(label_y=lane("epoch")), points, special, rules, _meta_layer()]
+    return alt.layer(*layers).properties(width="container", height=40 * len(lanes) + 10)
+
+
+# -- inside one epoch -------------------------------------------------------------------------
+
+
+def inside_epoch(plan: Plan, epoch: int = 1, budget: int | None = None, height: int = 70) -> alt.LayerChart:
+    """The samples of one epoch as a strip of batches (one block = a batch on every
+    device; neighbours alternate in shade). The partial last batch, dropped remainder,
+    padding duplicates and batches not run have their own colour, and a marker of
+    their own shape above the strip so that even a few samples out of 10^9 show."""
+    return chart(inside_epoch_drawing(plan, epoch, budget, height))
+
+
+def inside_epoch_drawing(plan: Plan, epoch: int = 1, budget: int | None = None, height: int = 70) -> Drawing:
+    table = tl.inside_epoch(plan, epoch, budget)
+    e = table.attrs.get("epoch", 1)
+    full = table["kind"] == "full batch"
+    blocks = table.assign(odd=~full | (np.cumsum(full) % 2 == 1))  # shade alternates between runs of full batches
+    special = blocks[~full][["kind", "start", "end", "samples"]]
+    special = special.assign(mid=(special["start"] + special["end"]) / 2)
+    sub = f"Aggregated view: {_per_mark(table, 'block')}" if table.attrs["aggregated"] else "One block per batch"
+    return _drawing(
+        "inside",
+        (height,),
+        {"blocks": blocks, "special": special},
+        f"Inside epoch {e:,}",
+        (sub,),
+        describe_inside_epoch(plan, table),
+        top=int(blocks["end"].max()),
+        kinds="|".join(k for k in tl.SEGMENT_KINDS if (table["kind"] == k).any()),
+    )
+
+
+def _inside_epoch_template(height: int) -> alt.LayerChart:
+    color_scale, shape_scale = _kind_scales(SEGMENTS)
+    color = alt.Color("kind:N", scale=color_scale, legend=_shown_legend())
+    x = alt.X(
+        "start:Q",
+        title="sample position in the epoch (all devices)",
+        scale=alt.Scale(domain=alt.ExprRef(expr=f"[0, {meta('top')}]"), nice=False),
+        axis=alt.Axis(labelOverlap="greedy", grid=False, labelExpr=ABBREVIATE, tickMinStep=1),
+    )
+    tips = [
+        alt.Tooltip("kind:N", title="segment"),
+        alt.Tooltip("batch_first:Q", title="from batch", format=","),
+        alt.Tooltip("batch_last:Q", title="to batch", format=","),
+        alt.Tooltip("per_device:Q", title="samples per device per batch", format=","),
+        alt.Tooltip("samples:Q", title="samples", format=","),
+    ]
+    opacity = alt.Opacity("odd:N", scale=alt.Scale(domain=[True, False], range=[1.0, 0.65]), legend=None)
+    # later segments (padding) are drawn over the batches they repeat into
+    blocks = (
+        _named("blocks")
+        .mark_rect()
+        .encode(x=x, x2="end:Q", y=alt.value(24), y2=alt.value(height), color=color, opacity=opacity, tooltip=tips)
+    )
+    special = (
+        _named("special")
+        .mark_point(size=110, filled=True, opacity=1)
+        .encode(
+            x="mid:Q",
+            y=alt.value(10),
+            color=color,
+            shape=alt.Shape("kind:N", scale=shape_scale, legend=_shown_legend()),
+            tooltip=[alt.Tooltip("kind:N", title="segment"), alt.Tooltip("samples:Q", title="samples", format=",")],
+        )
+    )
+    return alt.layer(blocks, special, _meta_layer()).properties(width="container", height=height)
+
+
+# -- batch-size trade-off ---------------------------------------------------------------------
+
+
+def _decades(low: float, high: float) -> tuple[int, int]:
+    """First and last power of ten around [low, high]."""
+    return int(np.floor(np.log10(max(low, 1)))), int(np.ceil(np.log10(max(high, 1))))
+
+
+def batch_size_tradeoff(plan: Plan) -> alt.LayerChart:
+    """Total optimizer steps against batch size (log-log), the current batch marked."""
+    return chart(tradeoff_drawing(plan))
+
+
+def tradeoff_drawing(plan: Plan) -> Drawing:
+    table = tl.batch_size_tradeoff(plan)
+    table = table[table["steps"] > 0]
+    desc = describe_tradeoff(plan, table)
+    if table.empty:
+        return _empty_drawing("tradeoff", "No batch size takes an optimizer step here.", desc)
+    bmax, smax = int(table["batch_size"].max()), int(table["steps"].max())
+    cur = table[table["current"]]
+    current = pd.DataFrame(
+        {
+            "batch_size": cur["batch_size"].to_numpy(),
+            "steps": cur["steps"].to_numpy(),
+            "label": [f"your batch {int(b):,}: {int(s):,} steps" for b, s in zip(cur["batch_size"], cur["steps"], strict=True)],
+        }
+    )
+    # steps fall as the batch grows: the free corners are above-right and below-left of the point
+    right_half = bool(len(cur)) and bool(np.log(int(cur["batch_size"].iloc[0])) > np.log(bmax) / 2)
+    low, high = _decades(table["steps"].min(), smax)
+    s = plan.setup
+    epochs = f"{plan.epochs_started:,} epochs" if s.max_steps is None else f"max_steps {s.max_steps:,}"
+    return _drawing(
+        "tradeoff",
+        (),
+        {"curve": table.drop(columns=["current"]), "current": current},
+        "Total optimizer steps by batch size",
+        (f"{s.dataset_size:,} samples, {epochs}, as {s.framework} counts", "Log scales; the diamond is your batch size"),
+        desc,
+        powers=int(np.log2(bmax)) + 1,
+        decade_low=low,
+        decade_high=high,
+        right_half=right_half,
+    )
+
+
+def _tradeoff_template() -> alt.LayerChart:
+    x = alt.X(
+        "batch_size:Q",
+        title="batch size (per device)",
+        scale=alt.Scale(type="log", base=2),
+        axis=alt.Axis(
+            labelOverlap="greedy",
+            labelExpr=ABBREVIATE,
+            values=alt.ExprRef(expr=f"slice({POWERS_OF_2}, 0, {meta('powers')})"),
+        ),
+    )
+    y = alt.Y(
+        "steps:Q",
+        title="total optimizer steps",
+        scale=alt.Scale(type="log"),
+        axis=alt.Axis(
+            labelOverlap="greedy",
+            labelExpr=ABBREVIATE,
+            values=alt.ExprRef(expr=f"slice({POWERS_OF_10}, {meta('decade_low')}, {meta('decade_high')} + 1)"),
+        ),
+    )
+    tips = [
+        alt.Tooltip("batch_size:Q", title="batch size", format=","),
+        alt.Tooltip("steps:Q", title="total optimizer steps", format=","),
+        alt.Tooltip("steps_per_epoch:Q", title="steps in epoch 1", format=","),
+        alt.Tooltip("batches_per_epoch:Q", title="batches per epoch", format=","),
+        alt.Tooltip("effective_batch:Q", title="effective batch", format=","),
+        alt.Tooltip("samples_dropped:Q", title="samples dropped", format=","),
+    ]
+    blue, orange = MARKS["evaluation"][0], MARKS["early stop"][0]
+    right = meta("right_half")
+    return alt.layer(
+        _named("curve").mark_line(color=blue, strokeWidth=2).encode(x=x, y=y),
+        _named("curve").mark_point(filled=True, size=40, color=blue, shape="circle").encode(x=x, y=y, tooltip=tips),
+        _named("current")
+        .mark_point(shape="diamond", size=240, filled=True, color=orange, opacity=1)
+        .encode(x=x, y=y, tooltip=["label:N"]),
+        _named("current")
+        .mark_text(
+            color=NEUTRAL,
+            fontSize=12,
+            align=alt.ExprRef(expr=f"{right} ? 'right' : 'left'"),
+            dx=alt.ExprRef(expr=f"{right} ? -14 : 14"),
+            dy=alt.ExprRef(expr=f"{right} ? 16 : -12"),
+        )
+        .encode(x=x, y=y, text="label:N"),
+        _meta_layer(),
+    ).properties(width="container", height=240)
+
+
+# -- learning rate ---------------------------------------------------------------------------
+
+LR_PALETTE = {"lr": ("#4c78a8", [1, 0]), "per_epoch": ("#54a24b", [6, 3]), "per_batch": ("#e45756", [2, 2])}
+
+
+def learning_rate(
+    plan: Plan,
+    budget: int | None = None,
+    gamma: float = 0.1,
+    step_size: int | None = None,
+    compare: bool | None = None,
+    height: int = 220,
+) -> alt.LayerChart:
+    """The setup's schedule per optimizer step (warmup end marked) and, for the PyTorch
+    loops, StepLR stepped per epoch (dashed) versus per batch (dotted, the bug)."""
+    return chart(learning_rate_drawing(plan, budget, gamma, step_size, compare, height))
+
+
+def learning_rate_drawing(
+    plan: Plan,
+    budget: int | None = None,
+    gamma: float = 0.1,
+    step_size: int | None = None,
+    compare: bool | None = None,
+    height: int = 220,
+) -> Drawing:
+    total = plan.total_optimizer_steps
+    table = tl.learning_rate(plan, budget, gamma=gamma, step_size=step_size, compare=compare) if total else pd.DataFrame()
+    desc = describe_learning_rate(plan, table)
+    schedule = plan.setup.lr_schedule
+    compared = "per_epoch" in table
+    if not total or (schedule is None and not compared):
+        message = "Choose a learning-rate schedule to see it here." if total else "No optimizer step is taken."
+        return _empty_drawing("lr", message, desc)
+    columns = (["lr"] if schedule is not None else []) + (["per_epoch", "per_batch"] if compared else [])
+    w = table.attrs.get("warmup_end", 0)
+    warm = [w] if schedule is not None and 0 < w <= total else []
+    parts = [f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else "Every optimizer step"]
+    if compared:
+        parts.append(f"StepLR(step_size={table.attrs['step_size']:,}, gamma={table.attrs['gamma']:g})")
+    parts.append(_epoch_caption(plan))
+    return _drawing(
+        "lr",
+        (schedule, compared, height),
+        {
+            **_epoch_tables(plan),
+            "lr": table[["step", "epoch_frac", *columns]],
+            "warmup": pd.DataFrame({"step": warm, "label": [f"full rate from step {v:,}" for v in warm]}),
+        },
+        "Learning rate over optimizer steps",
+        tuple(parts),
+        desc,
+        total=total,
+    )
+
+
+def _learning_rate_template(schedule: str | None, compared: bool, height: int) -> alt.LayerChart:
+    series = {}
+    if schedule is not None:
+        series["lr"] = f"{schedule} schedule"
+    if compared:
+        series["per_epoch"] = "StepLR per epoch"
+        series["per_batch"] = "StepLR per batch (bug)"
+    names = list(series.values())
+    color = alt.Color(
+        "series:N", title=None, scale=alt.Scale(domain=names, range=[LR_PALETTE[k][0] for k in series]), legend=_legend()
+    )
+    dash = alt.StrokeDash(
+        "series:N", title=None, scale=alt.Scale(domain=names, range=[LR_PALETTE[k][1] for k in series]), legend=_legend()
+    )
+    y = alt.Y("value:Q", title="learning rate", axis=alt.Axis(format="~g"))
+    x = _steps_axis()
+    tips = [
+        alt.Tooltip("series:N", title="line"),
+        alt.Tooltip("step:Q", format=","),
+        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
+        alt.Tooltip("value:Q", title="learning rate", format=".3~e"),
+    ]
+    # fold the short column names, then name the series once in an expression
+    name_expr = " : ".join(f"datum.key === '{k}' ? '{v}'" for k, v in series.items()) + " : ''"
+    layers = _epoch_template()
+    for cols, interpolate in ((["lr"], "linear"), (["per_epoch", "per_batch"], "step-after")):
+        cols = [c for c in cols if c in series]
+        if cols:
+            layers.append(
+                _named("lr")  # one dataset shared by both layers
+                .transform_fold(cols, as_=["key", "value"])
+                .transform_calculate(series=name_expr)
+                .mark_line(strokeWidth=2, interpolate=interpolate)
+                .encode(x=x, y=y, color=color, strokeDash=dash, tooltip=tips)
+            )
+    layers.append(
+        _named("warmup").mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
+    )
+    layers.append(
+        _named("warmup")
+        .mark_text(color=NEUTRAL, align="left", dx=4, fontSize=11)
+        .encode(x="step:Q", y=alt.value(height * 0.55), text="label:N")
+    )
+    return alt.layer(*layers, _meta_layer()).properties(width="container", height=height)
+
+
+# -- early stopping ---------------------------------------------------------------------------
+
+ES_SERIES = {
+    "validation metric": ("#4c78a8", "circle"),
+    "best so far": ("#54a24b", "stroke"),
+    "best checkpoint": ("#54a24b", "diamond"),
+    "early stop": ("#f58518", "cross"),
+}
+
+
+def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart:
+    """The metric at each evaluation against the global step, the best-so-far line
+    (dashed), the patience window (shaded), best checkpoint (diamond) and stop (cross)."""
+    return chart(early_stopping_drawing(plan, budget))
+
+
+def early_stopping_drawing(plan: Plan, budget: int | None = None) -> Drawing:
+    table = tl.early_stopping(plan, budget)
+    desc = describe_early_stopping(plan, table)
+    shown = table[table["value"].notna()]
+    if shown.empty:
+        msg = "No evaluation in this run." if table.empty else "No metric values: paste some or use the illustrative curve."
+        return _empty_drawing("early", msg, desc)
+    cols = ["index", "step", "epoch_frac", "value", "best_so_far"]
+    window = shown[shown["patience"]]
+    best = shown[shown["best"]]
+    span = pd.DataFrame({"from": [], "to": [], "label": []})
+    if len(window) and len(best):
+        label = f"patience {plan.setup.patience}: {len(window):,} evaluation{'s' if len(window) != 1 else ''} without improvement"
+        span = pd.DataFrame({"from": [int(best["step"].iloc[0])], "to": [int(window["step"].max())], "label": [label]})
+    stop = shown[shown["stop"]]
+    marks = pd.concat([best[cols].assign(series="best checkpoint"), stop[cols].assign(series="early stop")], ignore_index=True)
+    sub = f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else f"{len(table):,} evaluations"
+    return _drawing(
+        "early",
+        (),
+        {
+            **_epoch_tables(plan),
+            "span": span,
+            "metric": shown[cols],
+            # a hidden point per series keeps the merged legend's shapes complete
+            "legend": pd.DataFrame({"series": list(ES_SERIES), "value": np.nan, "step": np.nan}),
+            "marks": marks,
+        },
+        "Early stopping: the validation metric at each evaluation",
+        (sub, _epoch_caption(plan)),
+        desc,
+        total=max(plan.total_optimizer_steps, int(shown["step"].max())),
+    )
+
+
+def _early_stopping_template() -> alt.LayerChart:
+    x = _steps_axis()
+    y = alt.Y("value:Q", title="validation metric", scale=alt.Scale(zero=False))
+    tips = [
+        alt.Tooltip("number:Q", title="evaluation", format=","),
+        alt.Tooltip("step:Q", format=","),
+        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
+        alt.Tooltip("value:Q", title="metric", format=".4~g"),
+        alt.Tooltip("best_so_far:Q", title="best so far", format=".4~g"),
+    ]
+    names = list(ES_SERIES)
+    color = alt.Color("series:N", scale=alt.Scale(domain=names, range=[c for c, _ in ES_SERIES.values()]), legend=_legend())
+    shape = alt.Shape("series:N", scale=alt.Scale(domain=names, range=[s for _, s in ES_SERIES.values()]), legend=_legend())
+    metric = _named("metric").transform_calculate(number="datum.index + 1")
+    layers = [
+        _named("span").mark_rect(color=NEUTRAL, opacity=0.18).encode(x=alt.X("from:Q"), x2="to:Q", tooltip=["label:N"]),
+        *_epoch_template(),
+        _named("span")
+        .mark_text(color=NEUTRAL, align="right", dx=-4, fontSize=11)
+        .encode(x="to:Q", y=alt.value(12), text="label:N"),
+        metric.transform_calculate(series="'validation metric'")
+        .mark_line(strokeWidth=2, point=alt.OverlayMarkDef(filled=True, size=30))
+        .encode(x=x, y=y, color=color, tooltip=tips),
+        metric.transform_calculate(series="'best so far'")
+        .mark_line(strokeWidth=1.5, strokeDash=[6, 3], interpolate="step-after")
+        .encode(x=x, y=alt.Y("best_so_far:Q"), color=color),
+        _named("legend").mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape),
+        _named("marks")
+        .transform_calculate(number="datum.index + 1")
+        .mark_point(size=200, filled=True, opacity=1)
+        .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *tips]),
+        _meta_layer(),
+    ]
+    return alt.layer(*layers).properties(width="container", height=240)
+
+
+TEMPLATES = {
+    "timeline": _timeline_template,
+    "inside": _inside_epoch_template,
+    "tradeoff": _tradeoff_template,
+    "lr": _learning_rate_template,
+    "early": _early_stopping_template,
+}
+
+
+# -- descriptions: the key numbers of each chart as text ---------------------------------------
 
 
 def describe_timeline(plan: Plan) -> str:
@@ -338,64 +866,6 @@ def describe_timeline(plan: Plan) -> str:
     for row in tl.markers(plan).itertuples():
         parts.append(f"{row.label} (epoch {row.epoch_frac:,.2f})")
     return "; ".join(parts) + "."
-
-
-# -- inside one epoch -------------------------------------------------------------------------
-
-
-def inside_epoch(plan: Plan, epoch: int = 1, budget: int | None = None, height: int = 70) -> alt.LayerChart | alt.Chart:
-    """The samples of one epoch as a strip of batches (one block = a batch on every
-    device; neighbours alternate in shade). The partial last batch, dropped remainder,
-    padding duplicates and batches not run have their own colour, and a marker of
-    their own shape above the strip so that even a few samples out of 10^9 show."""
-    table = tl.inside_epoch(plan, epoch, budget)
-    e = table.attrs.get("epoch", 1)
-    desc = describe_inside_epoch(plan, table)
-    kinds = [k for k in tl.SEGMENT_KINDS if (table["kind"] == k).any()]
-    color_scale, shape_scale = _scale(kinds, SEGMENTS)
-    color = alt.Color("kind:N", scale=color_scale, legend=_legend())
-    full = table["kind"] == "full batch"
-    data = table.assign(odd=~full | (np.cumsum(full) % 2 == 1))  # shade alternates between runs of full batches
-    top = int(data["end"].max())
-    x = alt.X(
-        "start:Q",
-        title=f"sample position in epoch {e:,} (all devices)",
-        scale=alt.Scale(domain=[0, top], nice=False),
-        axis=_quantity_axis(top, grid=False),
-    )
-    tips = [
-        alt.Tooltip("kind:N", title="segment"),
-        alt.Tooltip("batch_first:Q", title="from batch", format=","),
-        alt.Tooltip("batch_last:Q", title="to batch", format=","),
-        alt.Tooltip("per_device:Q", title="samples per device per batch", format=","),
-        alt.Tooltip("samples:Q", title="samples", format=","),
-    ]
-    opacity = alt.Opacity("odd:N", scale=alt.Scale(domain=[True, False], range=[1.0, 0.65]), legend=None)
-    # later segments (padding) are drawn over the batches they repeat into
-    rects = (
-        _chart(data)
-        .mark_rect()
-        .encode(x=x, x2="end:Q", y=alt.value(24), y2=alt.value(height), color=color, opacity=opacity, tooltip=tips)
-    )
-    layers = [rects]
-    special = data[~full][["kind", "start", "end", "samples"]]
-    if len(special):
-        layers.append(
-            _chart(special)
-            .transform_calculate(mid="(datum.start + datum.end) / 2")
-            .mark_point(size=110, filled=True, opacity=1)
-            .encode(
-                x="mid:Q",
-                y=alt.value(10),
-                color=color,
-                shape=alt.Shape("kind:N", scale=shape_scale, legend=_legend()),
-                tooltip=[alt.Tooltip("kind:N", title="segment"), alt.Tooltip("samples:Q", title="samples", format=",")],
-            )
-        )
-    sub = f"Aggregated view: {_per_mark(table, 'block')}" if table.attrs["aggregated"] else "One block per batch"
-    return alt.layer(*layers).properties(
-        width="container", height=height, description=desc, title=_title(f"Inside epoch {e:,}", sub)
-    )
 
 
 def describe_inside_epoch(plan: Plan, table: pd.DataFrame) -> str:
@@ -421,74 +891,6 @@ def describe_inside_epoch(plan: Plan, table: pd.DataFrame) -> str:
     return "; ".join(parts) + "."
 
 
-# -- batch-size trade-off ---------------------------------------------------------------------
-
-
-def _decades(low: float, high: float) -> list[float]:
-    lo, hi = int(np.floor(np.log10(max(low, 1)))), int(np.ceil(np.log10(max(high, 1))))
-    return [10.0**k for k in range(lo, hi + 1)]
-
-
-def batch_size_tradeoff(plan: Plan) -> alt.LayerChart | alt.Chart:
-    """Total optimizer steps against batch size (log-log), the current batch marked."""
-    table = tl.batch_size_tradeoff(plan)
-    table = table[table["steps"] > 0]
-    desc = describe_tradeoff(plan, table)
-    if table.empty:
-        return _empty("No batch size takes an optimizer step here.", desc)
-    bmax, smax = int(table["batch_size"].max()), int(table["steps"].max())
-    powers = [2**k for k in range(0, int(np.log2(bmax)) + 1)]
-    x = alt.X(
-        "batch_size:Q",
-        title="batch size (per device)",
-        scale=alt.Scale(type="log", base=2),
-        axis=_quantity_axis(bmax, values=powers),
-    )
-    y = alt.Y(
-        "steps:Q",
-        title="total optimizer steps",
-        scale=alt.Scale(type="log"),
-        axis=_quantity_axis(smax, values=_decades(table["steps"].min(), smax)),
-    )
-    tips = [
-        alt.Tooltip("batch_size:Q", title="batch size", format=","),
-        alt.Tooltip("steps:Q", title="total optimizer steps", format=","),
-        alt.Tooltip("steps_per_epoch:Q", title="steps in epoch 1", format=","),
-        alt.Tooltip("batches_per_epoch:Q", title="batches per epoch", format=","),
-        alt.Tooltip("effective_batch:Q", title="effective batch", format=","),
-        alt.Tooltip("samples_dropped:Q", title="samples dropped", format=","),
-    ]
-    blue = MARKS["evaluation"][0]
-    base = _chart(table.drop(columns=["current"]))
-    layers = [
-        base.mark_line(color=blue, strokeWidth=2).encode(x=x, y=y),
-        base.mark_point(filled=True, size=40, color=blue, shape="circle").encode(x=x, y=y, tooltip=tips),
-    ]
-    cur = table[table["current"]]
-    if len(cur):
-        b, steps = int(cur["batch_size"].iloc[0]), int(cur["steps"].iloc[0])
-        right_half = np.log(b) > np.log(bmax) / 2
-        label = pd.DataFrame({"batch_size": [b], "steps": [steps], "label": [f"your batch {b:,}: {steps:,} steps"]})
-        orange = MARKS["early stop"][0]
-        layers.append(
-            _chart(label)
-            .mark_point(shape="diamond", size=240, filled=True, color=orange, opacity=1)
-            .encode(x=x, y=y, tooltip=["label:N"])
-        )
-        layers.append(
-            _chart(label)
-            # steps fall as the batch grows: the free corners are above-right and below-left of the point
-            .mark_text(color=NEUTRAL, fontSize=12, align="right" if right_half else "left", dx=-14 if right_half else 14, dy=16 if right_half else -12)
-            .encode(x=x, y=y, text="label:N")
-        )
-    s = plan.setup
-    epochs = f"{plan.epochs_started:,} epochs" if s.max_steps is None else f"max_steps {s.max_steps:,}"
-    sub = (f"{s.dataset_size:,} samples, {epochs}, as {s.framework} counts", "Log scales; the diamond is your batch size")
-    return alt.layer(*layers).properties(
-        width="container", height=240, description=desc, title=_title("Total optimizer steps by batch size", *sub)
-    )
-
-
 def describe_tradeoff(plan: Plan, table: pd.DataFrame) -> str:
     if table.empty:
         return "Batch-size trade-off: no batch size takes an optimizer step."
@@ -501,80 +903,6 @@ def describe_tradeoff(plan: Plan, table: pd.DataFrame) -> str:
     if len(cur):
         text += f"; your batch {int(cur['batch_size'].iloc[0]):,} takes {int(cur['steps'].iloc[0]):,}"
     return text + "."
-
-
-# -- learning rate ---------------------------------------------------------------------------
-
-
-def learning_rate(
-    plan: Plan,
-    budget: int | None = None,
-    gamma: float = 0.1,
-    step_size: int | None = None,
-    compare: bool | None = None,
-    height: int = 220,
-) -> alt.LayerChart | alt.Chart:
-    """The setup's schedule per optimizer step (warmup end marked) and, for the PyTorch
-    loops, StepLR stepped per epoch (dashed) versus per batch (dotted, the bug)."""
-    total = plan.total_optimizer_steps
-    table = tl.learning_rate(plan, budget, gamma=gamma, step_size=step_size, compare=compare) if total else pd.DataFrame()
-    desc = describe_learning_rate(plan, table)
-    has_schedule = plan.setup.lr_schedule is not None
-    if not total or (not has_schedule and "per_epoch" not in table):
-        return _empty("Choose a learning-rate schedule to see it here." if total else "No optimizer step is taken.", desc)
-    series = {}
-    if has_schedule:
-        series["lr"] = f"{plan.setup.lr_schedule} schedule"
-    if "per_epoch" in table:
-        series["per_epoch"] = "StepLR per epoch"
-        series["per_batch"] = "StepLR per batch (bug)"
-    names = list(series.values())
-    palette = {"lr": ("#4c78a8", [1, 0]), "per_epoch": ("#54a24b", [6, 3]), "per_batch": ("#e45756", [2, 2])}
-    color = alt.Color(
-        "series:N", title=None, scale=alt.Scale(domain=names, range=[palette[k][0] for k in series]), legend=_legend()
-    )
-    dash = alt.StrokeDash(
-        "series:N", title=None, scale=alt.Scale(domain=names, range=[palette[k][1] for k in series]), legend=_legend()
-    )
-    y = alt.Y("value:Q", title="learning rate", axis=alt.Axis(format="~g"))
-    x = _x_steps(total)
-    tips = [
-        alt.Tooltip("series:N", title="line"),
-        alt.Tooltip("step:Q", format=","),
-        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
-        alt.Tooltip("value:Q", title="learning rate", format=".3~e"),
-    ]
-    # fold the short column names, then name the series once in an expression
-    name_expr = " : ".join(f"datum.key === '{k}' ? '{v}'" for k, v in series.items()) + " : ''"
-    layers = _epoch_layers(plan)
-    for cols, interpolate in ((["lr"], "linear"), (["per_epoch", "per_batch"], "step-after")):
-        cols = [c for c in cols if c in series]
-        if cols:
-            layers.append(
-                _chart(table[["step", "epoch_frac", *series]])  # one dataset shared by both layers
-                .transform_fold(cols, as_=["key", "value"])
-                .transform_calculate(series=name_expr)
-                .mark_line(strokeWidth=2, interpolate=interpolate)
-                .encode(x=x, y=y, color=color, strokeDash=dash, tooltip=tips)
-            )
-    w = table.attrs.get("warmup_end", 0)
-    if has_schedule and 0 < w <= total:
-        warm = pd.DataFrame({"step": [w], "label": [f"full rate from step {w:,}"]})
-        layers.append(
-            _chart(warm).mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
-        )
-        layers.append(
-            _chart(warm)
-            .mark_text(color=NEUTRAL, align="left", dx=4, fontSize=11)
-            .encode(x="step:Q", y=alt.value(height * 0.55), text="label:N")
-        )
-    parts = [f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else "Every optimizer step"]
-    if "per_epoch" in table:
-        parts.append(f"StepLR(step_size={table.attrs['step_size']:,}, gamma={table.attrs['gamma']:g})")
-    parts.append(_epoch_caption(plan))
-    return alt.layer(*layers).properties(
-        width="container", height=height, description=desc, title=_title("Learning rate over optimizer steps", *parts)
-    )
 
 
 def describe_learning_rate(plan: Plan, table: pd.DataFrame) -> str:
@@ -599,83 +927,6 @@ def describe_learning_rate(plan: Plan, table: pd.DataFrame) -> str:
             f"stepped per batch by mistake it drops after {size:,} optimizer steps and ends at {table['per_batch'].iloc[-1]:.3g}"
         )
     return "; ".join(parts) + "."
-
-
-# -- early stopping ---------------------------------------------------------------------------
-
-
-def early_stopping(plan: Plan, budget: int | None = None) -> alt.LayerChart | alt.Chart:
-    """The metric at each evaluation against the global step, the best-so-far line
-    (dashed), the patience window (shaded), best checkpoint (diamond) and stop (cross)."""
-    table = tl.early_stopping(plan, budget)
-    desc = describe_early_stopping(plan, table)
-    shown = table[table["value"].notna()]
-    if shown.empty:
-        msg = "No evaluation in this run." if table.empty else "No metric values: paste some or use the illustrative curve."
-        return _empty(msg, desc)
-    total = max(plan.total_optimizer_steps, int(shown["step"].max()))
-    x = _x_steps(total)
-    y = alt.Y("value:Q", title="validation metric", scale=alt.Scale(zero=False))
-    tips = [
-        alt.Tooltip("number:Q", title="evaluation", format=","),
-        alt.Tooltip("step:Q", format=","),
-        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
-        alt.Tooltip("value:Q", title="metric", format=".4~g"),
-        alt.Tooltip("best_so_far:Q", title="best so far", format=".4~g"),
-    ]
-    cols = ["index", "step", "epoch_frac", "value", "best_so_far"]
-    layers = _epoch_layers(plan)
-    window = shown[shown["patience"]]
-    best = shown[shown["best"]]
-    if len(window) and len(best):
-        label = f"patience {plan.setup.patience}: {len(window):,} evaluation{'s' if len(window) != 1 else ''} without improvement"
-        span = pd.DataFrame({"from": [int(best["step"].iloc[0])], "to": [int(window["step"].max())], "label": [label]})
-        layers.insert(
-            0, _chart(span).mark_rect(color=NEUTRAL, opacity=0.18).encode(x=alt.X("from:Q"), x2="to:Q", tooltip=["label:N"])
-        )
-        layers.append(
-            _chart(span)
-            .mark_text(color=NEUTRAL, align="right", dx=-4, fontSize=11)
-            .encode(x="to:Q", y=alt.value(12), text="label:N")
-        )
-    series = ["validation metric", "best so far", "best checkpoint", "early stop"]
-    color = alt.Color(
-        "series:N", scale=alt.Scale(domain=series, range=["#4c78a8", "#54a24b", "#54a24b", "#f58518"]), legend=_legend()
-    )
-    shape = alt.Shape(
-        "series:N", scale=alt.Scale(domain=series, range=["circle", "stroke", "diamond", "cross"]), legend=_legend()
-    )
-    metric = _chart(shown[cols]).transform_calculate(number="datum.index + 1")
-    layers.append(
-        metric.transform_calculate(series="'validation metric'")
-        .mark_line(strokeWidth=2, point=alt.OverlayMarkDef(filled=True, size=30))
-        .encode(x=x, y=y, color=color, tooltip=tips)
-    )
-    layers.append(
-        metric.transform_calculate(series="'best so far'")
-        .mark_line(strokeWidth=1.5, strokeDash=[6, 3], interpolate="step-after")
-        .encode(x=x, y=alt.Y("best_so_far:Q"), color=color)
-    )
-    stop = shown[shown["stop"]]
-    special = [best[cols].assign(series="best checkpoint"), stop[cols].assign(series="early stop")]
-    sp = pd.concat([s for s in special if len(s)], ignore_index=True) if any(len(s) for s in special) else None
-    # a hidden point per series keeps the merged legend's shapes complete
-    legend_rows = pd.DataFrame({"series": series, "value": np.nan, "step": np.nan})
-    layers.append(_chart(legend_rows).mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape))
-    if sp is not None:
-        layers.append(
-            _chart(sp)
-            .transform_calculate(number="datum.index + 1")
-            .mark_point(size=200, filled=True, opacity=1)
-            .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *tips])
-        )
-    sub = f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else f"{len(table):,} evaluations"
-    return alt.layer(*layers).properties(
-        width="container",
-        height=240,
-        description=desc,
-        title=_title("Early stopping: the validation metric at each evaluation", sub, _epoch_caption(plan)),
-    )
 
 
 def describe_early_stopping(plan: Plan, table: pd.DataFrame) -> str:

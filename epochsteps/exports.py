@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import vl_convert as vlc
 
+from .charts import META
 from .plan import Plan
 from .quiz import FRAMEWORK_LABELS
 from .setup import Setup, SetupError
@@ -68,9 +69,12 @@ def is_placeholder(chart) -> bool:
     """A chart that only says there is nothing to draw (one text mark), e.g. early
     stopping when it is off: not worth a file."""
     spec = _spec(chart)
-    mark = spec.get("mark")
-    mark_type = mark.get("type") if isinstance(mark, dict) else mark
-    return mark_type == "text" and not any(k in spec for k in ("layer", "vconcat", "hconcat", "concat"))
+    if any(k in spec for k in ("vconcat", "hconcat", "concat")):
+        return False
+    # layers that draw (the meta table's invisible layer aside)
+    drawn = [layer for layer in spec.get("layer", [spec]) if layer.get("data", {}).get("name") != META]
+    marks = [layer.get("mark") for layer in drawn]
+    return len(marks) == 1 and (marks[0].get("type") if isinstance(marks[0], dict) else marks[0]) == "text"
 
 
 @lru_cache(maxsize=1)

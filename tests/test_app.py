@@ -299,3 +299,30 @@ def test_keras_start_from_epoch():
     values, notices = us.parse_query(dict(at.query_params))
     assert notices == [] and metrics(at) == expected_cards(values)
     assert any("start_from_epoch=4" in unescaped(m.value) for m in at.markdown)  # the takeaway names it
+
+
+def core_charts(at: AppTest) -> dict[str, tuple[str, list[bytes]]]:
+    """The explainer's charts by accessible name: (spec, the Arrow bytes of each table)."""
+    out = {}
+    for chart in charts(at):
+        if chart.proto.alt.endswith("(its numbers are in the text under it)"):
+            out[chart.proto.alt] = (chart.proto.spec, [d.data.data for d in chart.proto.datasets])
+    return out
+
+
+@pytest.mark.parametrize("preset", [None, "ImageNet-1k"])
+def test_a_batch_size_move_sends_the_same_specs_with_new_tables(preset):
+    """The browser keeps a chart whose spec is unchanged and swaps its data: a slider move must
+    change the tables, not the spec (titles and axis ranges are read from the tables)."""
+    at = run(us.to_query(us.preset_values(preset)) if preset else None)
+    before = core_charts(at)
+    assert len(before) >= 4
+    slider = at.select_slider(key="batch_size_stop")
+    stops = list(us.BATCH_STOPS)
+    slider.set_value(stops[stops.index(slider.value) + 1]).run()
+    assert not at.exception
+    after = core_charts(at)
+    assert after.keys() == before.keys()
+    for name, (spec, tables) in before.items():
+        assert after[name][0] == spec, name
+        assert after[name][1] != tables, name

@@ -32,13 +32,17 @@ def plans():
     }
 
 
-def layers(spec):
-    """(mark type, layer, rows) for every layer of a (possibly single) chart spec."""
+def layers(spec, drawn_only=True):
+    """(mark type, layer, rows) for the layers of a (possibly single) chart spec that draw
+    something: not the meta table's invisible layer, not a layer whose table is empty."""
     out = []
     for layer in spec.get("layer", [spec]):
+        if drawn_only and layer.get("data", {}).get("name") == ch.META:
+            continue
         mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
         rows = spec.get("datasets", {}).get(layer.get("data", {}).get("name"), layer.get("data", {}).get("values", []))
-        out.append((mark, layer, with_constants(layer, rows)))
+        if rows or not drawn_only:
+            out.append((mark, layer, with_constants(layer, rows)))
     return out
 
 
@@ -79,11 +83,9 @@ def test_every_chart_is_small_inline_accessible_and_theme_neutral(plans, name, b
     assert not any(key == "url" for key, _ in pairs)
     colours = {str(v).lower() for k, v in pairs if k in ("color", "fill", "stroke", "labelColor", "titleColor")}
     assert not colours & {"black", "#000", "#000000", "white", "#fff", "#ffffff"}
-    # constant fields are mark properties or expressions, never a column repeated per row
-    for rows in spec.get("datasets", {}).values():
-        if len(rows) > 20:
-            for key in rows[0]:
-                assert len({json.dumps(r.get(key)) for r in rows}) > 1, key
+    # every layer reads a named table the chart carries; none is inline in a layer
+    for _, layer, _ in layers(spec, drawn_only=False):
+        assert layer["data"]["name"] in spec["datasets"]
 
 
 def test_chart_rows_counts_the_largest_dataset(plans):
@@ -136,7 +138,7 @@ def test_step_timeline_max_steps_cut_is_a_dashed_rule():
     assert [(r["kind"], r["step"]) for r in rows] == [("max_steps cut", 23)]
     dash = rule["encoding"]["strokeDash"]["scale"]
     assert dash["range"][dash["domain"].index("max_steps cut")] != [1, 0]
-    assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 23]
+    assert spec["datasets"][ch.META][0]["total"] == 23  # the step axis ends at the cut
 
 
 def test_step_timeline_aggregates_and_says_so(plans):
@@ -290,3 +292,58 @@ def test_builders_handle_every_convention(setup):
         spec = chart.to_dict()
         assert spec["description"] and ch.chart_rows(chart) <= tl.ROW_BUDGET
         json.dumps(spec, allow_nan=False)
+
+
+DRAWINGS = {
+    "timeline": ch.timeline_drawing,
+    "inside": ch.inside_epoch_drawing,
+    "tradeoff": ch.tradeoff_drawing,
+    "lr": ch.learning_rate_drawing,
+    "early": ch.early_stopping_drawing,
+}
+
+
+def svg_texts(svg: str) -> list[str]:
+    import re
+
+    return re.findall(r">([^<>]+)</text>", svg) + re.findall(r">([^<>]+)</tspan>", svg)
+
+
+@pytest.mark.parametrize("kind", list(DRAWINGS))
+def test_slider_moves_keep_the_spec_and_change_only_the_tables(kind):
+    """What lets the browser swap data instead of rebuilding a chart: setups a slider move
+    apart draw the same shape, so the page sends the same spec with other tables."""
+    base = early_stop_setup(lr_schedule="cosine", warmup_steps=3)
+    moves = [base, base.replace(batch_size=64), base.replace(dataset_size=4321), base.replace(epochs=7)]
+    drawings = [DRAWINGS[kind](make_plan(s)) for s in moves]
+    assert len({d.shape for d in drawings}) == 1
+    assert len({json.dumps(ch.live_spec(kind, d.shape), sort_keys=True) for d in drawings}) == 1
+    tables = [json.dumps({k: ch._records(v) for k, v in d.tables.items()}, sort_keys=True) for d in drawings]
+    assert tables[1] != tables[0] and len(set(tables)) >= 3  # the numbers differ
+
+
+@pytest.mark.parametrize("kind", list(DRAWINGS))
+def test_the_live_spec_reads_title_and_axis_from_its_tables(kind):
+    """The page's spec, filled with one plan's tables, draws that plan's title and subtitle."""
+    plan = make_plan(early_stop_setup(lr_schedule="cosine", warmup_steps=3))
+    drawing = DRAWINGS[kind](plan)
+    spec = ch.live_spec(kind, drawing.shape)
+    assert "description" not in spec and "datasets" not in spec  # the page adds both
+    spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+    spec["width"] = 600
+    texts = svg_texts(vlc.vegalite_to_svg(spec))
+    assert drawing.title in texts
+    for line in drawing.subtitle:
+        assert line in texts
+
+
+def test_the_live_legend_lists_only_the_kinds_present():
+    plan = make_plan(Setup(dataset_size=1050, batch_size=100, epochs=3, max_steps=25))  # partial batches, a cut, no evaluation
+    drawing = ch.timeline_drawing(plan)
+    spec = ch.live_spec("timeline", drawing.shape)
+    spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+    spec["width"] = 600
+    texts = svg_texts(vlc.vegalite_to_svg(spec))
+    assert {"partial last batch", "max_steps cut"} <= set(texts)
+    assert not {"evaluation", "early stop", "best checkpoint"} & set(texts)
+    assert "25" in drawing.tables[ch.META].iloc[0]["title"]
