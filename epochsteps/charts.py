@@ -208,13 +208,12 @@ POWERS_OF_10 = [10**k for k in range(19)]
 
 class Drawing(NamedTuple):
     """A chart for one plan: which template (`kind`, `shape`), the tables that fill it (by
-    dataset name, "meta" included), and its title, subtitle lines and description."""
+    dataset name, "meta" included), its titles (slot -> title, subtitle lines) and description."""
 
     kind: str
     shape: tuple
     tables: dict[str, pd.DataFrame]
-    title: str
-    subtitle: tuple[str, ...]
+    titles: dict[str, tuple[str, ...]]
     description: str
 
 
@@ -223,9 +222,38 @@ def meta(field: str) -> str:
     return f"data('{META}')[0].{field}"
 
 
+def make_drawing(kind, shape, tables, titles: dict[str, tuple[str, ...]], description, **numbers) -> Drawing:
+    """A Drawing whose meta table holds `numbers` and each title slot's lines."""
+    row = dict(numbers)
+    for slot, lines in titles.items():
+        row[slot], row[f"{slot}_subtitle"] = lines[0], "|".join(lines[1:])
+    return Drawing(kind, shape, {**tables, META: pd.DataFrame([row])}, titles, description)
+
+
 def _drawing(kind, shape, tables, title, subtitle, description, **numbers) -> Drawing:
-    row = {"title": title, "subtitle": "|".join(subtitle), **numbers}
-    return Drawing(kind, shape, {**tables, META: pd.DataFrame([row])}, title, tuple(subtitle), description)
+    return make_drawing(kind, shape, tables, {"title": (title, *subtitle)}, description, **numbers)
+
+
+def title_slot(slot: str = "title") -> alt.TitleParams:
+    """A title whose lines are the meta table's `slot` and `slot`_subtitle (see `_fill_titles`)."""
+    return alt.TitleParams(text=alt.ExprRef(expr=meta(slot)), **TITLE_STYLE)
+
+
+def _fill_titles(node, titles: dict | None) -> None:
+    """Title slots written out from `titles`, or (None) read live from the meta table."""
+    if isinstance(node, dict):
+        title = node.get("title")
+        if isinstance(title, dict) and isinstance(title.get("text"), dict):
+            slot = title["text"]["expr"].removeprefix(meta(""))
+            if titles is None:
+                title["subtitle"] = {"expr": f"split({meta(slot + '_subtitle')}, '|')"}
+            else:
+                title["text"], title["subtitle"] = titles[slot][0], list(titles[slot][1:])
+        for value in node.values():
+            _fill_titles(value, titles)
+    elif isinstance(node, list):
+        for value in node:
+            _fill_titles(value, titles)
 
 
 def _named(name: str) -> alt.Chart:
@@ -299,7 +327,7 @@ def _epoch_template(label_y=None) -> list[alt.Chart]:
 
 
 def _empty_drawing(kind: str, message: str, description: str, height: int = 80) -> Drawing:
-    return _drawing(kind, (EMPTY, height), {"message": pd.DataFrame({"message": [message]})}, "", (), description)
+    return make_drawing(kind, (EMPTY, height), {"message": pd.DataFrame({"message": [message]})}, {}, description)
 
 
 def _empty_template(height: int) -> alt.LayerChart:
@@ -318,25 +346,22 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return alt.utils.data.to_values(df)["values"]
 
 
-def chart(drawing: Drawing) -> alt.LayerChart:
+def chart(drawing: Drawing) -> alt.TopLevelMixin:
     """The drawing as a self-contained Altair chart (notebooks, exports, tests): its tables
-    inline and its title written out."""
-    out = template(drawing.kind, drawing.shape)
-    # set, not .properties(): that validates every row of every table on the way in
-    out.description = drawing.description
-    out.datasets = {name: _records(df) for name, df in drawing.tables.items()}
-    if drawing.title:
-        out.title = _title(drawing.title, *drawing.subtitle)
-    return out
+    inline and its titles written out."""
+    spec = template(drawing.kind, drawing.shape).to_dict()
+    _fill_titles(spec, drawing.titles)
+    spec["description"] = drawing.description
+    spec["datasets"] = {name: _records(df) for name, df in drawing.tables.items()}
+    cls = alt.LayerChart if "layer" in spec else alt.ConcatChart if "concat" in spec else alt.Chart
+    return cls.from_dict(spec, validate=False)  # to_dict() validates it whole
 
 
 def live_spec(kind: str, shape: tuple) -> dict:
-    """The template as a Vega-Lite dict whose title is read from the meta table, for a page
+    """The template as a Vega-Lite dict whose titles are read from the meta table, for a page
     that sends the tables separately (and swaps them on the next setup of this shape)."""
     spec = template(kind, shape).to_dict()
-    if not (shape and shape[0] == EMPTY):
-        subtitle = f"split({meta('subtitle')}, '|')"
-        spec["title"] = {"text": {"expr": meta("title")}, "subtitle": {"expr": subtitle}, **TITLE_STYLE}
+    _fill_titles(spec, None)
     return spec
 
 
@@ -478,7 +503,7 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...]) -> alt.LayerCha
         )
     )
     layers = [bands, *_epoch_template(label_y=lane("epoch")), points, special, rules, _meta_layer()]
-    return alt.layer(*layers).properties(width="container", height=40 * len(lanes) + 10)
+    return alt.layer(*layers).properties(width="container", title=title_slot(), height=40 * len(lanes) + 10)
 
 
 # -- inside one epoch -------------------------------------------------------------------------
@@ -546,7 +571,7 @@ def _inside_epoch_template(height: int) -> alt.LayerChart:
             tooltip=[alt.Tooltip("kind:N", title="segment"), alt.Tooltip("samples:Q", title="samples", format=",")],
         )
     )
-    return alt.layer(blocks, special, _meta_layer()).properties(width="container", height=height)
+    return alt.layer(blocks, special, _meta_layer()).properties(width="container", title=title_slot(), height=height)
 
 
 # -- batch-size trade-off ---------------------------------------------------------------------
@@ -643,7 +668,7 @@ def _tradeoff_template() -> alt.LayerChart:
         )
         .encode(x=x, y=y, text="label:N"),
         _meta_layer(),
-    ).properties(width="container", height=240)
+    ).properties(width="container", title=title_slot(), height=240)
 
 
 # -- learning rate ---------------------------------------------------------------------------
@@ -745,7 +770,7 @@ def _learning_rate_template(schedule: str | None, compared: bool, height: int) -
         .mark_text(color=NEUTRAL, align="left", dx=4, fontSize=11)
         .encode(x="step:Q", y=alt.value(height * 0.55), text="label:N")
     )
-    return alt.layer(*layers, _meta_layer()).properties(width="container", height=height)
+    return alt.layer(*layers, _meta_layer()).properties(width="container", title=title_slot(), height=height)
 
 
 # -- early stopping ---------------------------------------------------------------------------
@@ -832,7 +857,7 @@ def _early_stopping_template() -> alt.LayerChart:
         .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *tips]),
         _meta_layer(),
     ]
-    return alt.layer(*layers).properties(width="container", height=240)
+    return alt.layer(*layers).properties(width="container", title=title_slot(), height=240)
 
 
 TEMPLATES = {

@@ -14,6 +14,7 @@ every k-th step, said in the subtitle) and has a `description` for screen reader
 
 from __future__ import annotations
 
+import json
 import math
 
 import altair as alt
@@ -109,39 +110,84 @@ def eval_table(run: TrainingRun, budget: int = EVAL_ROWS) -> pd.DataFrame:
 
 
 # -- the run's loss chart ------------------------------------------------------------------
+# Both charts are templates filled by named tables (see `epochsteps.charts`): a new run of the
+# same shape sends the same spec with new data.
 
 
-def _color_shape(kinds: list[str]) -> tuple[alt.Color, alt.Shape]:
+def _color_shape(kinds: list[str], legend: alt.Legend) -> tuple[alt.Color, alt.Shape]:
     scale_c = alt.Scale(domain=kinds, range=[SERIES[k][0] for k in kinds])
     scale_s = alt.Scale(domain=kinds, range=[SERIES[k][1] for k in kinds])
-    return alt.Color("series:N", scale=scale_c, legend=ch._legend()), alt.Shape("series:N", scale=scale_s, legend=ch._legend())
+    return alt.Color("series:N", scale=scale_c, legend=legend), alt.Shape("series:N", scale=scale_s, legend=legend)
 
 
-def loss_chart(run: TrainingRun, height: int = 260) -> alt.LayerChart | alt.Chart:
+def _series(name: str) -> str:
+    return json.dumps(name)  # a constant column, as a calculate expression
+
+
+def loss_chart(run: TrainingRun, height: int = 260) -> alt.TopLevelMixin:
     """Loss per optimizer step with the epoch means over it, the validation loss at each
     evaluation, epoch boundaries, the early stop and the best checkpoint."""
+    return ch.chart(loss_drawing(run, height))
+
+
+def loss_drawing(run: TrainingRun, height: int = 260) -> ch.Drawing:
     desc = describe_run(run)
     if run.optimizer_steps == 0:
-        return ch._empty("No optimizer step was made in this run.", desc)
+        return ch._empty_drawing("lab_loss", "No optimizer step was made in this run.", desc)
     plan = run.plan
-    total = run.optimizer_steps
     steps, epochs, evals = step_table(run), epoch_table(run), eval_table(run)
-    x = ch._x_steps(total)
-    y = alt.Y("loss:Q", title="loss (log loss)", scale=alt.Scale(zero=False))
     kinds = ["training loss per step", "training loss, epoch mean"]
     if len(evals):
         kinds.append("validation loss")
-    best = run.best_eval_index
-    es = run.early_stop
+    best, es = run.best_eval_index, run.early_stop
+    special = []
     if best is not None:
         kinds.append("best checkpoint")
+        special.append(evals[evals["index"] == best].assign(series="best checkpoint"))
+    stop = pd.DataFrame({"step": [], "label": []})
     if es is not None and es.stopped:
         kinds.append("early stop")
-    color, shape = _color_shape(kinds)
+        special.append(evals.iloc[[-1]].assign(series="early stop"))  # the evaluation the stop read
+        stop = pd.DataFrame({"step": [es.stop_global_step], "label": [f"early stop at step {es.stop_global_step:,}"]})
+    sub = [_rows_note(steps, "step"), ch._epoch_caption(plan)]
+    if run.downsized is not None:
+        sub.insert(0, "A smaller copy of your setup (see the note below)")
+    return ch._drawing(
+        "lab_loss",
+        (height,),
+        {
+            **ch._epoch_tables(plan),
+            "steps": steps,
+            "epochs": epochs[["epoch", "from_step", "to_step", "loss"]],
+            "evals": evals,
+            "special": pd.concat(special, ignore_index=True) if special else evals.iloc[:0].assign(series=""),
+            "stop": stop,
+            # a hidden point per series keeps the merged colour-and-shape legend complete
+            "legend": pd.DataFrame({"series": list(SERIES), "loss": np.nan, "step": np.nan}),
+        },
+        "See it train: the loss at every optimizer step",
+        sub,
+        desc,
+        total=run.optimizer_steps,
+        kinds="|".join(kinds),
+    )
 
-    layers = ch._epoch_layers(plan)
-    layers.append(
-        ch._chart(steps.assign(series=kinds[0]))
+
+def _loss_template(height: int) -> alt.LayerChart:
+    x = ch._steps_axis()
+    y = alt.Y("loss:Q", title="loss (log loss)", scale=alt.Scale(zero=False))
+    color, shape = _color_shape(list(SERIES), ch._shown_legend())
+    eval_tips = [
+        alt.Tooltip("number:Q", title="evaluation", format=","),
+        alt.Tooltip("step:Q", title="global step", format=","),
+        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
+        alt.Tooltip("loss:Q", title="validation loss", format=".4f"),
+        alt.Tooltip("accuracy:Q", title="validation accuracy", format=".1%"),
+    ]
+    layers = [
+        *ch._epoch_template(),
+        ch._named("steps")
+        .transform_calculate(series=_series("training loss per step"))
         .mark_line(strokeWidth=1, opacity=0.6)
         .encode(
             x=x,
@@ -152,10 +198,9 @@ def loss_chart(run: TrainingRun, height: int = 260) -> alt.LayerChart | alt.Char
                 alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
                 alt.Tooltip("loss:Q", title="training loss", format=".4f"),
             ],
-        )
-    )
-    layers.append(
-        ch._chart(epochs[["epoch", "from_step", "to_step", "loss"]].assign(series=kinds[1]))
+        ),
+        ch._named("epochs")
+        .transform_calculate(series=_series("training loss, epoch mean"))
         .mark_rule(strokeWidth=3)
         .encode(
             x=alt.X("from_step:Q"),
@@ -168,52 +213,22 @@ def loss_chart(run: TrainingRun, height: int = 260) -> alt.LayerChart | alt.Char
                 alt.Tooltip("from_step:Q", title="after step", format=","),
                 alt.Tooltip("to_step:Q", title="to step", format=","),
             ],
-        )
-    )
-    eval_tips = [
-        alt.Tooltip("number:Q", title="evaluation", format=","),
-        alt.Tooltip("step:Q", title="global step", format=","),
-        alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
-        alt.Tooltip("loss:Q", title="validation loss", format=".4f"),
-        alt.Tooltip("accuracy:Q", title="validation accuracy", format=".1%"),
+        ),
+        ch._named("evals")
+        .transform_calculate(number="datum.index + 1", series=_series("validation loss"))
+        .mark_line(strokeWidth=2, point=alt.OverlayMarkDef(filled=True, size=28))
+        .encode(x=x, y=y, color=color, tooltip=eval_tips),
+        ch._named("stop")
+        .mark_rule(color=SERIES["early stop"][0], strokeDash=[6, 3], strokeWidth=2)
+        .encode(x=alt.X("step:Q"), tooltip=[alt.Tooltip("label:N", title="")]),
+        ch._named("special")
+        .transform_calculate(number="datum.index + 1")
+        .mark_point(size=180, filled=True, opacity=1)
+        .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *eval_tips]),
+        ch._named("legend").mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape),
+        ch._meta_layer(),
     ]
-    if len(evals):
-        layers.append(
-            ch._chart(evals.assign(series="validation loss"))
-            .transform_calculate(number="datum.index + 1")
-            .mark_line(strokeWidth=2, point=alt.OverlayMarkDef(filled=True, size=28))
-            .encode(x=x, y=y, color=color, tooltip=eval_tips)
-        )
-    special = []
-    if best is not None:
-        special.append(evals[evals["index"] == best].assign(series="best checkpoint"))
-    if es is not None and es.stopped:
-        special.append(evals.iloc[[-1]].assign(series="early stop"))  # the evaluation the stop read
-        stop = pd.DataFrame({"step": [es.stop_global_step], "label": [f"early stop at step {es.stop_global_step:,}"]})
-        layers.append(
-            ch._chart(stop)
-            .mark_rule(color=SERIES["early stop"][0], strokeDash=[6, 3], strokeWidth=2)
-            .encode(x=alt.X("step:Q"), tooltip=[alt.Tooltip("label:N", title="")])
-        )
-    if special:
-        layers.append(
-            ch._chart(pd.concat(special, ignore_index=True))
-            .transform_calculate(number="datum.index + 1")
-            .mark_point(size=180, filled=True, opacity=1)
-            .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *eval_tips])
-        )
-    # a hidden point per series keeps the merged colour-and-shape legend complete
-    legend_rows = pd.DataFrame({"series": kinds, "loss": np.nan, "step": np.nan})
-    layers.append(alt.Chart(legend_rows).mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape))
-    sub = [_rows_note(steps, "step"), ch._epoch_caption(plan)]
-    if run.downsized is not None:
-        sub.insert(0, "A smaller copy of your setup (see the note below)")
-    return alt.layer(*layers).properties(
-        width="container",
-        height=height,
-        description=desc,
-        title=ch._title("See it train: the loss at every optimizer step", *sub),
-    )
+    return alt.layer(*layers).properties(width="container", height=height, title=ch.title_slot())
 
 
 def _rows_note(table: pd.DataFrame, unit: str) -> str:
@@ -259,29 +274,47 @@ def describe_run(run: TrainingRun) -> str:
 
 def comparison_chart(
     small: TrainingRun, large: TrainingRun, width: int = 300, height: int = 200, columns: int = 2
-) -> alt.ConcatChart:
+) -> alt.TopLevelMixin:
     """The two runs side by side (`columns=1` stacks them), sharing the epoch axis and the loss
     scale: per-step loss and epoch means."""
-    budget = COMPARE_STEP_ROWS
-    epochs = max(small.plan.epochs_started, large.plan.epochs_started, 1)
-    x = alt.X(
-        "epoch_frac:Q", title="epoch", scale=alt.Scale(domain=[0, epochs], nice=False), axis=alt.Axis(tickMinStep=1, format=",~g")
-    )
-    y = alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False))
-    kinds = ["training loss per step", "training loss, epoch mean"]
-    color, _ = _color_shape(kinds)
-    panels = []
-    for run in (small, large):
-        steps = step_table(run, budget)
+    return ch.chart(comparison_drawing(small, large, width, height, columns))
+
+
+def comparison_drawing(
+    small: TrainingRun, large: TrainingRun, width: int = 300, height: int = 200, columns: int = 2
+) -> ch.Drawing:
+    tables, titles = {}, {}
+    for i, run in enumerate((small, large)):
+        steps = step_table(run, COMPARE_STEP_ROWS)
         ep = epoch_table(run, COMPARE_EPOCH_ROWS).rename(columns={"from_epoch": "epoch_frac"})
-        batch = run.setup.batch_size
-        title = ch._title(
-            f"batch {batch:,}: {run.optimizer_steps:,} steps",
+        tables[f"steps_{i}"] = steps
+        tables[f"epochs_{i}"] = ep[["epoch", "epoch_frac", "to_epoch", "loss"]]
+        titles[f"panel_{i}"] = (
+            f"batch {run.setup.batch_size:,}: {run.optimizer_steps:,} steps",
             f"spread of the step loss around its epoch mean: {step_noise(run):.3f}"
             + ("" if steps.attrs["stride"] == 1 else f"; every {steps.attrs['stride']:,}th step shown"),
         )
+    epochs = max(small.plan.epochs_started, large.plan.epochs_started, 1)
+    return ch.make_drawing(
+        "lab_compare", (width, height, columns), tables, titles, comparison_sentence(small, large), epochs=epochs
+    )
+
+
+def _compare_template(width: int, height: int, columns: int) -> alt.ConcatChart:
+    x = alt.X(
+        "epoch_frac:Q",
+        title="epoch",
+        scale=alt.Scale(domain=alt.ExprRef(expr=f"[0, {ch.meta('epochs')}]"), nice=False),
+        axis=alt.Axis(tickMinStep=1, format=",~g"),
+    )
+    y = alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False))
+    kinds = ["training loss per step", "training loss, epoch mean"]
+    color, _ = _color_shape(kinds, ch._legend())
+    panels = []
+    for i in range(2):
         line = (
-            ch._chart(steps.assign(series=kinds[0]))
+            ch._named(f"steps_{i}")
+            .transform_calculate(series=_series(kinds[0]))
             .mark_line(strokeWidth=1, opacity=0.7)
             .encode(
                 x=x,
@@ -295,7 +328,8 @@ def comparison_chart(
             )
         )
         means = (
-            ch._chart(ep[["epoch", "epoch_frac", "to_epoch", "loss"]].assign(series=kinds[1]))
+            ch._named(f"epochs_{i}")
+            .transform_calculate(series=_series(kinds[1]))
             .mark_rule(strokeWidth=3)
             .encode(
                 x=x,
@@ -305,12 +339,12 @@ def comparison_chart(
                 tooltip=[alt.Tooltip("epoch:Q", format=","), alt.Tooltip("loss:Q", title="mean loss", format=".4f")],
             )
         )
-        panels.append(alt.layer(line, means).properties(width=width, height=height, title=title))
-    return (
-        alt.concat(*panels, columns=columns)
-        .resolve_scale(y="shared", color="shared")
-        .properties(description=comparison_sentence(small, large))
-    )
+        layers = [line, means] + ([ch._meta_layer()] if i == 0 else [])
+        panels.append(alt.layer(*layers).properties(width=width, height=height, title=ch.title_slot(f"panel_{i}")))
+    return alt.concat(*panels, columns=columns).resolve_scale(y="shared", color="shared")
+
+
+ch.TEMPLATES.update(lab_loss=_loss_template, lab_compare=_compare_template)  # charts.template() finds them by kind
 
 
 def comparison_sentence(small: TrainingRun, large: TrainingRun) -> str:

@@ -332,8 +332,9 @@ def test_the_live_spec_reads_title_and_axis_from_its_tables(kind):
     spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
     spec["width"] = 600
     texts = svg_texts(vlc.vegalite_to_svg(spec))
-    assert drawing.title in texts
-    for line in drawing.subtitle:
+    title, *subtitle = drawing.titles["title"]
+    assert title in texts
+    for line in subtitle:
         assert line in texts
 
 
@@ -346,4 +347,4 @@ def test_the_live_legend_lists_only_the_kinds_present():
     texts = svg_texts(vlc.vegalite_to_svg(spec))
     assert {"partial last batch", "max_steps cut"} <= set(texts)
     assert not {"evaluation", "early stop", "best checkpoint"} & set(texts)
-    assert "25" in drawing.tables[ch.META].iloc[0]["title"]
+    assert drawing.tables[ch.META].iloc[0]["title"] == drawing.titles["title"][0] == "25 optimizer steps over 3 epochs"
