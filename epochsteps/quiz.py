@@ -102,7 +102,7 @@ def check(question: Question, answer_text: str) -> Verdict:
     if value is None:
         return Verdict(None, "Type one number, for example 1,000 or 1e3.", "")
     if value == question.answer:
-        return Verdict(True, f"Right: {_n(question.answer)} {question.unit}.", question.reasoning, value)
+        return Verdict(True, f"Right: {_with_unit(question.answer, question.unit)}.", question.reasoning, value)
     if question.fraction is not None and abs(float(value) - question.fraction) < 0.01:
         return Verdict(
             True,
@@ -112,10 +112,14 @@ def check(question: Question, answer_text: str) -> Verdict:
         )
     return Verdict(
         False,
-        f"Not quite: you answered {_show(value)}; the answer is {_n(question.answer)} {question.unit}.",
+        f"Not quite: you answered {_show(value)}; the answer is {_with_unit(question.answer, question.unit)}.",
         question.reasoning,
         value,
     )
+
+
+def _with_unit(answer: int, unit: str) -> str:
+    return f"{_n(answer)} {unit}" if unit else _n(answer)  # no stray space before the full stop
 
 
 # -- describing a setup ------------------------------------------------------------

@@ -203,3 +203,11 @@ def test_questions_at_the_largest_scale_are_quick():
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown question kind"):
         quiz.question("vibes", TEXTBOOK)
+
+
+def test_feedback_has_no_space_before_the_full_stop_when_the_answer_has_no_unit():
+    from epochsteps import Setup
+
+    q = quiz.Question("which epoch", "What epoch?", 6, "", "reason", Setup(dataset_size=10, batch_size=1, epochs=6))
+    assert quiz.check(q, "5").feedback.endswith("the answer is 6.")
+    assert quiz.check(q, "6").feedback == "Right: 6."
