@@ -606,13 +606,19 @@ def tradeoff_drawing(plan: Plan) -> Drawing:
     right_half = bool(len(cur)) and bool(np.log(int(cur["batch_size"].iloc[0])) > np.log(bmax) / 2)
     low, high = _decades(table["steps"].min(), smax)
     s = plan.setup
-    epochs = f"{plan.epochs_started:,} epochs" if s.max_steps is None else f"max_steps {s.max_steps:,}"
+    # the planned run: the curve counts steps before early stopping
+    epochs = f"{s.epochs:,g} epoch{'s' if s.epochs != 1 else ''}" if s.max_steps is None else f"max_steps {s.max_steps:,}"
+
     return _drawing(
         "tradeoff",
         (),
         {"curve": table.drop(columns=["current"]), "current": current},
         "Total optimizer steps by batch size",
-        (f"{s.dataset_size:,} samples, {epochs}, as {s.framework} counts", "Log scales; the diamond is your batch size"),
+        (
+            f"{s.dataset_size:,} samples, {epochs}, as {s.framework} counts",
+            *(["Steps as planned, before early stopping"] if s.patience is not None else []),
+            "Log scales; the diamond is your batch size",
+        ),
         desc,
         powers=int(np.log2(bmax)) + 1,
         decade_low=low,

@@ -187,6 +187,10 @@ def test_batch_size_tradeoff_chart(plans):
     current = [rows for layer, rows in points if layer["mark"].get("shape") == "diamond"][0]
     assert current[0]["batch_size"] == 256 and current[0]["steps"] == plan.total_optimizer_steps == 450_450
     assert "your batch 256 takes 450,450" in spec["description"]
+    # the curve counts planned steps: the subtitle names the planned epochs, not where early stopping ended
+    early = ch.batch_size_tradeoff(plans["early"]).to_dict()["title"]["subtitle"]
+    assert plans["early"].epochs_started < 20
+    assert "1,050 samples, 20 epochs, as pytorch counts" in early and "Steps as planned, before early stopping" in early
 
 
 def test_learning_rate_chart(plans):
