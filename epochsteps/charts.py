@@ -103,8 +103,14 @@ def _scale(kinds: list[str], table: dict) -> tuple[alt.Scale, alt.Scale]:
     )
 
 
+# two legend columns where they fit, one on a phone (the plot is about 300 px wide at 390)
+LEGEND_COLUMNS = alt.ExprRef(expr="width < 420 ? 1 : 2")
+
+
 def _legend() -> alt.Legend:
-    return alt.Legend(title=None, orient="bottom", direction="horizontal", columns=2, symbolStrokeWidth=2, labelLimit=180)
+    return alt.Legend(
+        title=None, orient="bottom", direction="horizontal", columns=LEGEND_COLUMNS, symbolStrokeWidth=2, labelLimit=180
+    )
 
 
 def _title(text: str, *lines: str) -> alt.TitleParams:
@@ -281,7 +287,7 @@ def _shown_legend() -> alt.Legend:
         title=None,
         orient="bottom",
         direction="horizontal",
-        columns=2,
+        columns=LEGEND_COLUMNS,
         symbolStrokeWidth=2,
         labelLimit=180,
         values=alt.ExprRef(expr=f"{meta('kinds')} ? split({meta('kinds')}, '|') : []"),
