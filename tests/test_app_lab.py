@@ -50,7 +50,17 @@ def setup_of(query: dict):
 
 
 def specs(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    """The page's chart specs, each title written out from the chart's meta table (the page
+    sends titles as expressions that read it)."""
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        for d in chart.proto.datasets:
+            if d.name == "meta":
+                row = pa.ipc.open_stream(d.data.data).read_all().to_pylist()[0]
+                spec["title"] = {k: v for k, v in row.items() if k.startswith(("title", "panel"))}
+        out.append(spec)
+    return out
 
 
 def lab_specs(at: AppTest) -> tuple[list[dict], list[dict]]:
