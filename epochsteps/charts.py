@@ -282,7 +282,8 @@ def _steps_axis(field: str = "step") -> alt.X:
 
 
 def _shown_legend() -> alt.Legend:
-    """The merged colour/shape legend, listing only the kinds in the meta table's `kinds`."""
+    """The merged colour/shape legend, listing only the kinds in the meta table's `kinds`
+    (never none: Vega sizes a legend with no entries as infinitely large)."""
     return alt.Legend(
         title=None,
         orient="bottom",
@@ -348,6 +349,28 @@ def template(kind: str, shape: tuple) -> alt.LayerChart:
     return TEMPLATES[kind](*shape)
 
 
+# Tables that may be empty. Vega gives an empty mark container the role of a picture with no
+# label (axe: svg-img-alt), so their marks stay out of the accessibility tree; what they show
+# is in the description under each chart.
+OPTIONAL_TABLES = frozenset(
+    {"epoch_rules_faint", "points", "special", "rules", "current", "warmup", "span", "marks", "evals", "stop"}
+)
+
+
+def _quiet_optional(node) -> None:
+    if isinstance(node, dict):
+        if node.get("data", {}).get("name") in OPTIONAL_TABLES and "mark" in node:
+            mark = node["mark"] if isinstance(node["mark"], dict) else {"type": node["mark"]}
+            node["mark"] = {**mark, "aria": False}
+            if isinstance(mark.get("point"), dict):  # a line's point overlay is a mark of its own
+                node["mark"]["point"] = {**mark["point"], "aria": False}
+        for value in node.values():
+            _quiet_optional(value)
+    elif isinstance(node, list):
+        for value in node:
+            _quiet_optional(value)
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     return alt.utils.data.to_values(df)["values"]
 
@@ -357,6 +380,7 @@ def chart(drawing: Drawing) -> alt.TopLevelMixin:
     inline and its titles written out."""
     spec = template(drawing.kind, drawing.shape).to_dict()
     _fill_titles(spec, drawing.titles)
+    _quiet_optional(spec)
     spec["description"] = drawing.description
     spec["datasets"] = {name: _records(df) for name, df in drawing.tables.items()}
     cls = alt.LayerChart if "layer" in spec else alt.ConcatChart if "concat" in spec else alt.Chart
@@ -368,6 +392,7 @@ def live_spec(kind: str, shape: tuple) -> dict:
     that sends the tables separately (and swaps them on the next setup of this shape)."""
     spec = template(kind, shape).to_dict()
     _fill_titles(spec, None)
+    _quiet_optional(spec)
     return spec
 
 
@@ -430,7 +455,7 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
     title = f"{total:,} optimizer steps over {plan.epochs_started:,} epoch{'s' if plan.epochs_started != 1 else ''}"
     return _drawing(
         "timeline",
-        (aggregated, lanes),
+        (aggregated, lanes, bool(present)),  # an empty legend would have no size: none at all
         {
             "bands": bands,
             **_epoch_tables(plan),
@@ -446,7 +471,7 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
     )
 
 
-def _timeline_template(aggregated: bool, lanes: tuple[str, ...]) -> alt.LayerChart:
+def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = True) -> alt.LayerChart:
     def lane(name):
         return alt.Y(
             datum=name,
@@ -482,8 +507,8 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...]) -> alt.LayerCha
     )
     color_scale, shape_scale = _kind_scales(MARKS)
     enc = {
-        "color": alt.Color("kind:N", scale=color_scale, legend=_shown_legend()),
-        "shape": alt.Shape("kind:N", scale=shape_scale, legend=_shown_legend()),
+        "color": alt.Color("kind:N", scale=color_scale, legend=_shown_legend() if legend else None),
+        "shape": alt.Shape("kind:N", scale=shape_scale, legend=_shown_legend() if legend else None),
     }
     tips = [
         alt.Tooltip("kind:N", title="mark"),

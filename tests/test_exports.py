@@ -313,3 +313,17 @@ def test_readme_notebook_lines_draw_the_timeline():
     assert "optimizer step" in json.dumps(spec)
     assert spec["width"] == 700  # "container" collapses in JupyterLab (vega/altair#2057)
     assert chart._repr_mimebundle_() is not None  # what Jupyter calls to draw it
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        Setup(dataset_size=10_000, batch_size=100, epochs=10),  # no mark on the timeline: no legend
+        Setup(dataset_size=1_050, batch_size=100, epochs=3, max_steps=25),
+    ],
+)
+def test_every_default_chart_draws_to_png_at_a_finite_size(setup):
+    for stem, chart in exports.default_charts(make_plan(setup)).items():
+        if not exports.is_placeholder(chart):
+            png = exports.chart_png(chart)
+            assert png.startswith(b"\x89PNG"), stem
