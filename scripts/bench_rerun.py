@@ -2,18 +2,29 @@
 
     python scripts/bench_rerun.py            # AppTest and browser, three scales
     python scripts/bench_rerun.py --no-browser --repeat 5
+    python scripts/bench_rerun.py --repeat 3 --scales defaults   # a quick look
 
 The floor is a bare page with a batch-size select_slider and the same number of Altair
 line charts of 2,000 points as the page shows, rebuilt on every rerun (a page with no
-caching at all). For each scale:
+caching at all). For each scale (median over `--repeat` moves, `--think-ms` apart):
 
-- AppTest: the batch-size slider is moved to a new stop (the page's caches have not
-  seen that setup: a cold move) and back to a seen one (warm), median over the moves;
-- browser (headless Debian Chromium against `streamlit run`): ArrowRight on the focused
-  batch-size slider until every chart on the page has been redrawn, median over moves.
+- AppTest: next: the batch-size slider moved one stop along (prepared by the page's
+  background prefetch while the reader reads); cold: a jump to a stop the page's caches
+  have not seen; warm: back to a seen one. The floor is the median over its moves.
+- browser (headless Debian Chromium against `streamlit run`, page and floor in two tabs,
+  moved alternately with the same keys): the time from the key press on the focused slider
+  to the last change of a chart, once the page has settled: the script run has ended (the
+  app root's data-test-script-state, no running status icon) and no chart has changed for
+  500 ms. Changes are seen by a MutationObserver on the app root (and a canvas chart's
+  clearRect). next: ArrowRight, one stop along; jump: one PageUp/PageDown/Home/End press
+  (one rerun) to a stop the page has neither shown nor had one stop away from a shown one.
+  core: the charts outside the training lab ("See it train"); all: the lab's charts too.
+  A move that changed no such chart is left out of the median ("-" if none changed one);
+  the floor's charts are all core.
 
 The page aims to stay within 1.25x of the floor. AppTest leaves out the server's own
-costs (message serialisation, websocket), which is why the browser is measured too.
+costs (message serialisation, websocket) and the browser's drawing, which is why the
+browser is measured too.
 """
 
 from __future__ import annotations
@@ -130,42 +141,204 @@ def count_charts(query: dict) -> int:
 
 # -- browser --------------------------------------------------------------------------------
 
-CHART_SVG = "[data-testid=stVegaLiteChart] svg"
-ALL_REDRAWN = """([before, sel]) => {
-  const now = Array.from(document.querySelectorAll(sel));
-  return now.length === before.length && now.every((svg, i) => svg.innerHTML !== before[i]);
+CHART = "[data-testid=stVegaLiteChart]"
+LAB = ".st-key-see_it_train"  # the training lab ("See it train"): its charts count in "all" only
+QUIET_MS = 500  # settled: the run has finished and no chart has changed for this long
+NO_RUN_MS = 10_000  # a key press that starts no run at all is given up on after this long
+SETTLE_TIMEOUT_MS = 180_000
+
+# Installed once per page (page.evaluate); bench.arm() starts a measurement. A MutationObserver
+# on the app root notes the last time anything inside a chart changed (lab charts apart from
+# the others), and when the root's data-test-script-state leaves "running"; Vega's canvas
+# renderer (which Streamlit picks for large datasets) redraws without touching the DOM, so a
+# chart canvas's clearRect counts as a change too. The key time is taken by a capturing
+# keydown listener as the press reaches the page (arm()'s time if it never does).
+INSTALL = """([CHART, LAB]) => {
+  if (window.__bench) return;
+  const root = document.querySelector('[data-testid=stApp]') || document.querySelector('.stApp');
+  const b = window.__bench = {root, armed: false};
+  const busy = () => {
+    const state = root.getAttribute('data-test-script-state');
+    return state === 'running' || state === 'rerunRequested' || state === 'stopRequested'
+      || !!document.querySelector('[data-testid=stStatusWidgetRunningIcon]');
+  };
+  b.busy = busy;
+  b.arm = () => Object.assign(b, {armed: true, key: null, armedAt: performance.now(), ran: busy(),
+                                  runEnd: null, core: null, lab: null, coreChanges: 0, labChanges: 0});
+  const changed = (el) => {
+    const now = performance.now();
+    if (el.closest(LAB)) { b.lab = now; b.labChanges++; } else { b.core = now; b.coreChanges++; }
+  };
+  new MutationObserver((mutations) => {
+    if (!b.armed) return;
+    for (const m of mutations) {
+      if (m.target === root && m.attributeName === 'data-test-script-state') {
+        if (busy()) b.ran = true; else if (b.ran) b.runEnd = performance.now();
+        continue;
+      }
+      const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      if (!el) continue;
+      const chart = el.closest(CHART);
+      if (chart) { changed(chart); continue; }
+      if (m.type !== 'childList') continue;  // a chart's own container being restyled is no redraw
+      for (const n of [...m.addedNodes, ...m.removedNodes]) {
+        if (n.nodeType === 1 && (n.matches(CHART) || n.querySelector(CHART))) { changed(el); break; }
+      }
+    }
+  }).observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+  const clearRect = CanvasRenderingContext2D.prototype.clearRect;
+  CanvasRenderingContext2D.prototype.clearRect = function (...args) {
+    const chart = b.armed && this.canvas.isConnected && this.canvas.closest(CHART);
+    if (chart) changed(chart);
+    return clearRect.apply(this, args);
+  };
+  window.addEventListener('keydown', () => { if (b.armed && b.key === null) b.key = performance.now(); }, true);
+}"""
+
+# Settled: no script run in progress (one has been seen since the key press, or none has
+# started for NO_RUN_MS), and QUIET_MS since the key, the run's end and the last chart change.
+SETTLED = """([QUIET, NO_RUN]) => {
+  const b = window.__bench, now = performance.now();
+  const key = b.key ?? b.armedAt;
+  if (b.busy()) return false;
+  if (!b.ran && now - key < NO_RUN) return false;
+  return now - Math.max(key, b.runEnd ?? 0, b.core ?? 0, b.lab ?? 0) >= QUIET;
+}"""
+RESULT = """() => {
+  const b = window.__bench, key = b.key ?? b.armedAt;
+  b.armed = false;
+  const last = Math.max(b.core ?? -Infinity, b.lab ?? -Infinity);
+  return {core: b.core === null ? null : b.core - key, all: last === -Infinity ? null : last - key,
+          ran: b.ran, coreChanges: b.coreChanges, labChanges: b.labChanges,
+          error: !!document.querySelector('[data-testid=stException]')};
 }"""
 
 
-def open_at(browser, url: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(url)
-    page.wait_for_selector(CHART_SVG, timeout=120_000)
-    page.wait_for_timeout(1500)
-    return page, page.get_by_role("slider", name="Batch size (per device)")
+class BrowserPage:
+    """One tab on a `streamlit run` server, with the settle recorder installed."""
+
+    def __init__(self, browser, url: str, label: str):
+        self.label = label
+        self.tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.tab.goto(url)
+        self.tab.wait_for_selector(CHART, timeout=SETTLE_TIMEOUT_MS)
+        self.tab.evaluate(INSTALL, [CHART, LAB])
+        self.slider = self.tab.get_by_role("slider", name="Batch size (per device)")
+        self.press(None)  # the first run (and the lab) done, charts still
+
+    def index(self) -> tuple[int, int]:
+        """The slider's stop index and the last index."""
+        return int(self.slider.get_attribute("value")), int(self.slider.get_attribute("max"))
+
+    def press(self, key: str | None) -> dict:
+        """Press `key` on the focused slider (None: just wait) and time the page's settling."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        self.slider.focus()
+        self.tab.evaluate("() => window.__bench.arm()")
+        if key is not None:
+            self.tab.keyboard.press(key)
+        no_run = NO_RUN_MS if key is not None else 0
+        try:
+            self.tab.wait_for_function(SETTLED, arg=[QUIET_MS, no_run], timeout=SETTLE_TIMEOUT_MS, polling=50)
+        except PlaywrightTimeout:
+            print(f"{self.label}: {key} did not settle in {SETTLE_TIMEOUT_MS / 1000:.0f} s", file=sys.stderr)
+            self.tab.evaluate(RESULT)
+            return {"core": None, "all": None}
+        result = self.tab.evaluate(RESULT)
+        if key is not None and not result["ran"]:
+            print(f"{self.label}: {key} started no script run", file=sys.stderr)
+        if result["error"]:
+            print(f"{self.label}: the page shows an exception", file=sys.stderr)
+        return result
+
+    def close(self) -> None:
+        self.tab.close()
 
 
-def key_to_charts(page, slider) -> float:
-    """ArrowRight on the focused slider until every chart on the page has been redrawn."""
-    before = page.evaluate(f"() => Array.from(document.querySelectorAll('{CHART_SVG}')).map(s => s.innerHTML)")
-    slider.focus()
-    t = time.perf_counter()
-    page.keyboard.press("ArrowRight")
-    page.wait_for_function(ALL_REDRAWN, arg=[before, CHART_SVG], timeout=120_000, polling="raf")
-    return (time.perf_counter() - t) * 1000
+def next_key(index: int, last: int) -> str:
+    return "ArrowRight" if index < last else "ArrowLeft"
 
 
-def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: float) -> tuple[float, float]:
-    page, page_slider = open_at(browser, page_url)
-    floor, floor_slider = open_at(browser, floor_url)
-    p, f = [], []
-    for _ in range(repeat):
-        page.wait_for_timeout(think * 1000)
-        p.append(key_to_charts(page, page_slider))
-        f.append(key_to_charts(floor, floor_slider))
-    page.close()
-    floor.close()
-    return statistics.median(p), statistics.median(f)
+def jump_key(index: int, last: int, page_size: int, seen: set[int], direction: int) -> tuple[str, int]:
+    """One key press to a stop not in `seen`, preferring PageUp/PageDown onwards in `direction`."""
+    page_up, page_down = ("PageUp", min(last, index + page_size)), ("PageDown", max(0, index - page_size))
+    onwards, back = (page_up, page_down) if direction >= 0 else (page_down, page_up)
+    ends = sorted([("Home", 0), ("End", last)], key=lambda kt: -abs(kt[1] - index))
+    for key, target in [onwards, *ends, back]:
+        if target not in seen:
+            return key, target
+    return ends[0]  # every stop is seen: the farthest end
+
+
+def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: float) -> tuple[dict, float | None]:
+    """The page and the floor moved alternately with the same keys, `think` s before each move.
+
+    next: ArrowRight (ArrowLeft at the right end), one stop along (the page prefetched it);
+    jump: one PageUp/PageDown/Home/End press (two or more stops, one rerun) to a stop the page
+    has neither shown nor had as a neighbour of one it showed (its prefetch's guesses)."""
+    page, floor = BrowserPage(browser, page_url, "page"), BrowserPage(browser, floor_url, "floor")
+    try:
+        index, last = page.index()
+        seen = {index - 1, index, index + 1}
+        p = {"next": [], "jump": []}
+        f = []
+
+        def move(kind: str, key: str) -> int:
+            page.tab.wait_for_timeout(think * 1000)
+            p[kind].append(page.press(key))
+            page.tab.wait_for_timeout(think * 1000)
+            f.append(floor.press(key))
+            now, _ = page.index()
+            if floor.index()[0] != now:
+                print(f"floor slider at stop {floor.index()[0]}, page at {now}", file=sys.stderr)
+            seen.update({now - 1, now, now + 1})
+            return now
+
+        for _ in range(repeat):
+            index = move("next", next_key(index, last))
+        page_size = max(1, round(last / 10))  # react-aria's slider: PageUp/PageDown move a tenth
+        direction = 1
+        for _ in range(repeat):
+            key, target = jump_key(index, last, page_size, seen, direction)
+            if target in seen:
+                print(f"jump: no unseen stop left, {key} lands on a seen one", file=sys.stderr)
+            now = move("jump", key)
+            if now != target:
+                print(f"jump: {key} went to stop {now}, not {target}", file=sys.stderr)
+            direction, index = (1 if now > index else -1), now
+    finally:
+        page.close()
+        floor.close()
+    med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
+    columns = [(f"{kind} {part}", rs, part) for kind, rs in p.items() for part in ("core", "all")]
+    page_med = {name: med([r[part] for r in rs if r[part] is not None]) for name, rs, part in columns}
+    page_med["misses"] = {name: sum(r[part] is None for r in rs) for name, rs, part in columns}
+    return page_med, med([r["core"] for r in f if r["core"] is not None])
+
+
+def pick_scales(names: list[str] | None) -> dict[str, dict]:
+    """SCALES by name, case and spaces ignored ("10^9x10^4" is "10^9 x 10^4")."""
+    if not names:
+        return SCALES
+    squash = lambda name: name.replace(" ", "").lower()  # noqa: E731
+    by_name = {squash(name): name for name in SCALES}
+    unknown = [n for n in names if squash(n) not in by_name]
+    if unknown:
+        raise SystemExit(f"unknown scale {', '.join(unknown)}; choose from: {', '.join(SCALES)}")
+    return {by_name[squash(n)]: SCALES[by_name[squash(n)]] for n in names}
+
+
+def cell(value: float | None, floor: float | None) -> str:
+    """`ms ratio` (11 wide); "-" where nothing was measured."""
+    if value is None:
+        return f"{'-':>11}"
+    if not floor:
+        return f"{value:5.0f} {'-':>5}"
+    return f"{value:5.0f} {value / floor:4.1f}x"
+
+
+BROWSER_COLUMNS = ("next core", "next all", "jump core", "jump all")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,12 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="slider moves per measurement (median)")
     parser.add_argument("--think-ms", type=int, default=800, help="pause before each move, as a reader would")
     parser.add_argument("--no-browser", action="store_true", help="AppTest only")
+    parser.add_argument("--scales", nargs="+", metavar="SCALE", help=f"a subset of: {', '.join(SCALES)}")
     args = parser.parse_args(argv)
     think = args.think_ms / 1000
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, query in SCALES.items():
+        for name, query in pick_scales(args.scales).items():
             start = start_batch(query)
             n = count_charts(query)
             bare = bare_page(Path(tmp) / name.replace(" ", "_").replace("^", ""), start)
@@ -214,20 +388,38 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"median ms over {args.repeat} batch-size moves, {args.think_ms} ms apart; floor: a bare page with the same number of 2,000-point Altair charts"
     )
+    print(f"{'':<12} {'':>6} | {'AppTest':<49} | browser")
     print(
-        f"{'scale':<12} {'charts':>6} | {'AppTest floor':>13} {'page next':>10} {'page cold':>10} {'page warm':>10} | {'browser floor':>13} {'page':>6}"
+        f"{'scale':<12} {'charts':>6} | {'floor':>13} {'page next':>11} {'page cold':>11} {'page warm':>11} | {'floor':>13} "
+        + " ".join(f"{c:>11}" for c in BROWSER_COLUMNS)
     )
+    notes = []
     for row in rows:
         p, f = row["page"], row["floor"]
-        ratio = lambda a, b: f"{a:5.0f} {a / b:3.1f}x"  # noqa: E731
-        browser = f"{f['browser']:13.0f} {ratio(p['browser'], f['browser']):>6}" if "browser" in p else f"{'-':>13} {'-':>6}"
-        print(
-            f"{row['scale']:<12} {row['charts']:>6} | {f['floor']:13.0f} {ratio(p['next'], f['floor']):>10} "
-            f"{ratio(p['cold'], f['floor']):>10} {ratio(p['warm'], f['floor']):>10} | {browser}"
+        line = (
+            f"{row['scale']:<12} {row['charts']:>6} | {f['floor']:13.0f} {cell(p['next'], f['floor'])} "
+            f"{cell(p['cold'], f['floor'])} {cell(p['warm'], f['floor'])} | "
         )
+        if "browser" in p:
+            pb, fb = p["browser"], f["browser"]
+            line += f"{'-' if fb is None else f'{fb:.0f}':>13} " + " ".join(cell(pb[c], fb) for c in BROWSER_COLUMNS)
+            notes += [
+                f"{row['scale']}: page {c}: {missed} of {args.repeat} moves changed no such chart or did not settle (median over the rest)"
+                for c, missed in pb["misses"].items()
+                if missed
+            ]
+        else:
+            line += f"{'-':>13} " + " ".join(f"{'-':>11}" for _ in BROWSER_COLUMNS)
+        print(line)
     print(
-        "next: one stop along (prepared in the background while the reader reads); cold: a jump nobody prepared; warm: a setup seen before."
+        "AppTest: next: one stop along (prepared in the background while the reader reads); cold: a jump nobody prepared; warm: a setup seen before."
     )
+    print(
+        "browser: key press to the last chart change once the run has ended; next: ArrowRight; jump: one PageUp/PageDown/Home/End "
+        "to a stop not prepared; core: the charts outside the training lab; all: the lab's too."
+    )
+    for note in notes:
+        print(note)
     print(f"target: within {TARGET}x of the floor")
     return 0
 
