@@ -264,39 +264,252 @@ def show_chart(kind: str, plan: Plan) -> None:
     st.caption(us.plain(data.description))
 
 
-# -- the training lab: real runs, bounded, with progress only when they take a while ------------
+# -- the training lab: real runs, bounded, trained by one background worker ----------------------
 
-LAB_ENTRIES = 24  # lab runs kept for all sessions (at most ~0.5 MB each at the step cap)
-MOMENT = 0.3  # s: a run quicker than this shows no progress bar
+LAB_ENTRIES = 24  # lab runs (and lab charts) kept for all sessions (a run at most ~0.5 MB at the step cap)
+MOMENT = 0.3  # s: a run trained in the page (the lab as metric source) quicker than this shows no progress bar
+LAB_WAIT = 0.1  # s: a page run waits up to this long for each lab chart (the textbook default's are done by then)
+LAB_POLL = 0.25  # s: how often a page whose lab charts are still being made looks again (lab_live)
+LAB_FAILED = "The training lab could not run this setup."  # an unexpected error: the server log has the details
+
+
+class LabChart(NamedTuple):
+    """A lab chart made by the lab's worker: its template's name and shape and the tables that
+    fill it (as for the page's other charts: a new run sends only new tables)."""
+
+    kind: str
+    shape: tuple
+    datasets: dict[str, bytes]  # Arrow bytes by dataset name, in the template's order
+    description: str
+    downsized: str | None  # what the lab changed to fit its budget (the loss chart's run)
+
+
+class Pending:
+    """A lab chart queued for or being made by the lab's worker: how far it is, who waits for
+    it, as (ticket, number) pairs (a session's ticket moves on when its page asks for other
+    charts), and when it was first asked for: the request's number, then its place in the request."""
+
+    __slots__ = ("fraction", "wanted", "asked", "started")
+
+    def __init__(self) -> None:
+        self.fraction = 0.0
+        self.wanted: list[tuple[list[int], int]] = []
+        self.asked = (0, 0)
+        self.started = False
+
+    def still_wanted(self) -> bool:
+        return any(ticket[0] == number for ticket, number in self.wanted)
 
 
 class LabRuns:
-    """Lab runs by (setup, seed), the least recently used dropped beyond `size`. A bounded
-    cache like st.cache_resource, but one whose misses can report progress on the page."""
+    """The lab's results for all sessions, each bounded (the least recently used dropped beyond
+    `size`): runs by (setup, seed), and charts by job, ("loss", key) or ("compare", key, key).
+    Plus the jobs pending in the lab's worker, each queued once however many sessions wait for
+    it, with the progress the worker reports and a condition to wait on."""
 
     def __init__(self, size: int):
         self.size = size
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # notified when a chart is stored or a job given up
         self.runs: OrderedDict[tuple, training.TrainingRun | str] = OrderedDict()
+        self.charts: OrderedDict[tuple, LabChart | str] = OrderedDict()
+        self.pending: dict[tuple, Pending] = {}  # bounded by what open pages wait for: given up when nobody does
+        self.requests = 0  # numbers the requests: the worker makes charts in the order they were asked for
+
+    def _get(self, table: OrderedDict, key: tuple):
+        with self.lock:
+            value = table.get(key)
+            if value is not None:
+                table.move_to_end(key)
+            return value
+
+    def _put(self, table: OrderedDict, key: tuple, value) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.size:
+            table.popitem(last=False)
 
     def get(self, key: tuple) -> training.TrainingRun | str | None:
-        with self.lock:
-            run = self.runs.get(key)
-            if run is not None:
-                self.runs.move_to_end(key)
-            return run
+        return self._get(self.runs, key)
 
     def put(self, key: tuple, run: training.TrainingRun | str) -> None:
         with self.lock:
-            self.runs[key] = run
-            self.runs.move_to_end(key)
-            while len(self.runs) > self.size:
-                self.runs.popitem(last=False)
+            self._put(self.runs, key, run)
+
+    def chart(self, job: tuple) -> LabChart | str | None:
+        return self._get(self.charts, job)
+
+    def put_chart(self, job: tuple, chart: LabChart | str) -> None:
+        with self.lock:
+            self._put(self.charts, job, chart)
+            self.pending.pop(job, None)
+            self.changed.notify_all()
+
+    def want(self, jobs: tuple[tuple, ...], ticket: list[int], number: int) -> int:
+        """Note that the session holding `ticket` waits for `jobs` (in that order); how many of
+        them are newly pending (neither stored nor pending before)."""
+        with self.lock:
+            self.requests += 1
+            new = 0
+            for place, job in enumerate(jobs):
+                if job in self.charts:
+                    continue
+                entry = self.pending.get(job)
+                if entry is None:
+                    entry = self.pending[job] = Pending()
+                    entry.asked = (self.requests, place)
+                    new += 1
+                entry.wanted = [(t, n) for t, n in entry.wanted if t is not ticket and t[0] == n]
+                entry.wanted.append((ticket, number))
+            return new
+
+    def take(self) -> tuple | None:
+        """The job the worker makes next: of those not started, the first asked for. Jobs
+        nobody waits for any more (every page that asked has moved on) are given up on the way."""
+        with self.lock:
+            for job in [j for j, e in self.pending.items() if not e.started and not e.still_wanted()]:
+                self._give_up(job)
+            ready = [(e.asked, j) for j, e in self.pending.items() if not e.started]
+            if not ready:
+                return None
+            job = min(ready, key=lambda a_j: a_j[0])[1]
+            self.pending[job].started = True
+            return job
+
+    def report(self, job: tuple, fraction: float) -> bool:
+        """The worker's progress on `job`; False when nobody waits for it any more."""
+        with self.lock:
+            entry = self.pending.get(job)
+            if entry is None or not entry.still_wanted():
+                return False
+            entry.fraction = min(max(fraction, 0.0), 1.0)
+            return True
+
+    def give_up(self, job: tuple) -> None:
+        with self.lock:
+            self._give_up(job)
+
+    def _give_up(self, job: tuple) -> None:
+        self.pending.pop(job, None)
+        self.changed.notify_all()
+
+    def is_pending(self, job: tuple) -> bool:
+        with self.lock:
+            return job in self.pending and job not in self.charts
+
+    def progress(self, job: tuple) -> float:
+        """How far `job` is: 1 once its chart is stored, else what the worker last reported."""
+        with self.lock:
+            return 1.0 if job in self.charts else getattr(self.pending.get(job), "fraction", 0.0)
+
+    def wait(self, job: tuple, timeout: float) -> None:
+        """Until `job` is not pending any more (its chart stored, or given up), or `timeout` s have passed."""
+        with self.changed:
+            self.changed.wait_for(lambda: job in self.charts or job not in self.pending, timeout)
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)
 def lab_runs() -> LabRuns:
     return LabRuns(LAB_ENTRIES)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def lab_pool() -> ThreadPoolExecutor:
+    """The lab's one background worker for the whole server: lab charts are made one at a time."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epochsteps-lab")
+
+
+class LabAbandoned(Exception):
+    """Raised from a background run's progress callback once no page waits for its chart."""
+
+
+def lab_spec(kind: str, runs: tuple[training.TrainingRun, ...]) -> LabChart:
+    """The loss chart of one run or the side-by-side of two, as the tables that fill its
+    template (the page builds the template once per shape: chart_template)."""
+    if kind == "loss":
+        drawing = lab_charts.loss_drawing(*runs)
+    else:  # stacked: side by side the two panels need ~650 px and would be cut off on a phone
+        drawing = lab_charts.comparison_drawing(*runs, width=290, height=170, columns=1)
+    datasets = {k: arrow_bytes(v) for k, v in sorted(drawing.tables.items())}
+    downsized = runs[0].downsized.text if kind == "loss" and runs[0].downsized is not None else None
+    return LabChart(drawing.kind, drawing.shape, datasets, drawing.description, downsized)
+
+
+def lab_work(store: LabRuns) -> None:
+    """One turn of the lab's worker (one is queued per newly pending job): the next chart."""
+    job = store.take()
+    if job is not None:
+        make_lab_chart(job, store)
+
+
+def make_lab_chart(job: tuple, store: LabRuns) -> None:
+    """Train the runs of `job` (or take them from the store) and build its chart into the store.
+    Each progress report checks that some page still waits for it, so a setup the user has left
+    stops training within a twentieth of its run."""
+    kind, *keys = job
+    try:
+        runs = []
+        for i, key in enumerate(keys):
+            run = store.get(key)
+            if run is None:
+                try:
+                    run = training.train(key[0], key[1], progress=partial(lab_report, store, job, i, len(keys)))
+                except SetupError as error:
+                    run = f"The training lab cannot run this setup: {error}"
+                store.put(key, run)
+            if isinstance(run, str):
+                store.put_chart(job, run)
+                return
+            runs.append(run)
+        store.put_chart(job, lab_spec(kind, tuple(runs)))
+    except LabAbandoned:
+        store.give_up(job)
+    except Exception:  # never a traceback on the page, and never a chart pending for ever
+        import logging
+
+        logging.getLogger("epochsteps.lab").exception("The lab's %s chart of %r failed", kind, keys)
+        store.put_chart(job, LAB_FAILED)
+
+
+def lab_report(store: LabRuns, job: tuple, i: int, n: int, fraction: float) -> None:
+    """Run i of n of `job` is `fraction` done: the page shows it; stop if nobody waits any more."""
+    if not store.report(job, (i + fraction) / n):
+        raise LabAbandoned
+
+
+def lab_key(setup: Setup, seed: int) -> tuple:
+    """What a lab run is stored under: its setup (metric values aside: the lab measures its own) and seed."""
+    return setup.replace(metrics=()), int(seed)
+
+
+def pair_keys(setup: Setup, seed: int) -> tuple[tuple, ...] | str:
+    """The runs of the same setup at two batch sizes (training.batch_pair) for the same epochs:
+    early stopping left out, so both runs go the whole way."""
+    try:
+        base = setup.replace(patience=None, metrics=())
+        return tuple(lab_key(base.replace(batch_size=b), seed) for b in training.batch_pair(setup))
+    except SetupError as error:
+        return f"The training lab cannot compare batch sizes here: {error}"
+
+
+def lab_jobs(setup: Setup, seed: int) -> tuple[tuple[tuple, ...], tuple[tuple, ...] | str]:
+    """The lab charts of this setup's section, ("loss", key) then ("compare", key, key), and the
+    pair's keys (or why there is no pair)."""
+    pair = pair_keys(setup, seed)
+    loss_job = ("loss", lab_key(setup, seed))
+    return ((loss_job, ("compare", *pair)) if isinstance(pair, tuple) else (loss_job,)), pair
+
+
+def queue_lab_charts(jobs: tuple[tuple, ...], store: LabRuns) -> None:
+    """Ask the lab's worker for the charts `jobs` this page shows: each not stored and not
+    already pending is queued. The session's ticket moves on when its page asks for other
+    charts, so what it queued for a setup it has left is skipped (unless another page waits for it too)."""
+    ticket = st.session_state.setdefault("_lab_ticket", [0])
+    if st.session_state.get("_lab_jobs") != jobs:
+        st.session_state["_lab_jobs"] = jobs
+        ticket[0] += 1
+    for _ in range(store.want(jobs, ticket, ticket[0])):
+        lab_pool().submit(lab_work, store)
 
 
 class LazyProgress:
@@ -313,9 +526,9 @@ class LazyProgress:
 
 
 def lab_run(setup: Setup, seed: int, slot=None, text: str = "", store: LabRuns | None = None) -> training.TrainingRun | str:
-    """The lab run of `setup` (its metric values aside: the lab measures its own), from the
-    bounded cache or trained now; a setup the lab cannot run gives its reason as text."""
-    key = (setup.replace(metrics=()), int(seed))
+    """The lab run of `setup`, from the bounded store or trained now, in this thread (the lab as
+    the metric source, a file on click); a setup the lab cannot run gives its reason as text."""
+    key = lab_key(setup, seed)
     store = store or lab_runs()
     run = store.get(key)
     if run is None:
@@ -331,37 +544,30 @@ def lab_run(setup: Setup, seed: int, slot=None, text: str = "", store: LabRuns |
 
 
 def lab_pair(setup: Setup, seed: int, slot=None, store: LabRuns | None = None) -> tuple[training.TrainingRun, ...] | str:
-    """The same setup at two batch sizes (training.batch_pair) for the same epochs: early
-    stopping left out, so both runs go the whole way."""
-    try:
-        base = setup.replace(patience=None, metrics=())
-        runs = tuple(
-            lab_run(base.replace(batch_size=b), seed, slot, f"Training with batch {b:,}", store)
-            for b in training.batch_pair(setup)
-        )
-    except SetupError as error:
-        return f"The training lab cannot compare batch sizes here: {error}"
+    """The same setup at two batch sizes (pair_keys), from the store or trained now; while the
+    lab's worker is still making their chart (a page asked for it), it is waited for a moment
+    and otherwise reported as not ready yet (text)."""
+    keys = pair_keys(setup, seed)
+    if isinstance(keys, str):
+        return keys
+    store = store or lab_runs()
+    job = ("compare", *keys)
+    store.wait(job, LAB_WAIT)
+    if store.is_pending(job):
+        return "The training lab is still training these runs."
+    runs = tuple(lab_run(k[0], k[1], slot, f"Training with batch {k[0].batch_size:,}", store) for k in keys)
     return next((r for r in runs if isinstance(r, str)), runs)
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
-def lab_spec(kind: str, key: tuple, _runs: tuple[training.TrainingRun, ...]) -> dict:
-    """The loss chart of one run or the side-by-side of two, keyed by what was run (setups, seed)."""
-    if kind == "loss":
-        return to_spec(lab_charts.loss_chart(*_runs))
-    # stacked: side by side the two panels need ~650 px and would be cut off on a phone
-    spec = to_spec(lab_charts.comparison_chart(*_runs, width=290, height=170, columns=1))
-    spec["autosize"] = {"type": "pad"}  # fit-x is for single and layered views only
-    return spec
-
-
-def show_lab_chart(kind: str, runs: tuple[training.TrainingRun, ...]) -> None:
-    # keyed by Python's hash of the setups: Streamlit's cache hasher walks every field (~2 ms a chart per rerun)
-    spec = dict(lab_spec(kind, (runs[0].seed, *(hash(r.requested) for r in runs)), runs))
-    description = spec.pop("description", "")
-    st.vega_lite_chart(spec, width="stretch", alt=description or None)
-    if kind == "loss":
-        st.markdown(us.plain(description))  # full-contrast text: Streamlit's grey captions are 3.9:1
+def show_lab_chart(chart: LabChart) -> None:
+    """The lab chart: its template filled with its tables; the numbers are in the text under it."""
+    spec = json.loads(chart_template(chart.kind, chart.shape))
+    spec["datasets"] = dict(chart.datasets)
+    if chart.kind == "lab_compare":
+        spec["autosize"] = {"type": "pad"}  # fit-x is for single and layered views only
+    # a fixed accessible name: one with the numbers would change the spec on every new run
+    st.vega_lite_chart(spec, width="stretch", alt=f"{EXPORT_TITLES[chart.kind]} (a chart: its numbers are in the text under it)")
+    st.markdown(us.plain(chart.description))  # full-contrast text: Streamlit's grey captions are 3.9:1
 
 
 def seed_shown_in_early_stopping(values: dict) -> bool:
@@ -376,8 +582,71 @@ def seed_input(where=None) -> None:
     )  # fmt: skip
 
 
+def lab_view(jobs: tuple[tuple, ...], pair: tuple[tuple, ...] | str) -> bool:
+    """The lab's charts that are made, and a bar saying the lab is training in place of the
+    first that is not; True once there is nothing left to wait for."""
+    store = lab_runs()
+    loss = store.chart(jobs[0])
+    if loss is None:
+        st.progress(store.progress(jobs[0]), text="Training the lab model on this setup…")
+        return False
+    if isinstance(loss, str):
+        st.info(us.plain(loss))
+        return True
+    show_lab_chart(loss)
+    if loss.downsized is not None:
+        st.info(us.plain(loss.downsized), icon=":material/compress:")
+    st.subheader("Two batch sizes, same epochs")
+    if isinstance(pair, str):
+        st.info(us.plain(pair))
+        return True
+    compare = store.chart(jobs[1])
+    if compare is None:
+        text = "Training with batch {:,} and batch {:,}…".format(*(k[0].batch_size for k in pair))
+        st.progress(store.progress(jobs[1]), text=text)
+        return False
+    if isinstance(compare, str):
+        st.info(us.plain(compare))
+        return True
+    show_lab_chart(compare)
+    return True
+
+
+def stop_polling() -> None:
+    """End this run_every fragment's polling: the browser drops a fragment's timer on a
+    StopAutoRerun message, which Streamlit 1.67 itself sends only for a nested fragment its
+    parent no longer draws (and drops every timer when a full run starts), with no public call
+    for it. Should those internals move, a full rerun does it instead: the lab is drawn then
+    with no fragment (but the page's one-time messages, such as "Setup loaded.", are gone)."""
+    try:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState, get_script_run_ctx
+
+        ctx, fragment_id = get_script_run_ctx(), ThreadState.get().fragment_id
+        msg = ForwardMsg()
+        msg.stop_auto_rerun.fragment_ids.append(fragment_id)
+    except (ImportError, AttributeError, TypeError, RuntimeError):
+        ctx = fragment_id = None
+    if ctx is None or not fragment_id:
+        st.rerun(scope="app")
+    ctx.enqueue(msg)
+
+
+@st.fragment(run_every=LAB_POLL)
+def lab_live(jobs: tuple[tuple, ...], pair: tuple[tuple, ...] | str) -> None:
+    """The lab's charts while the lab's worker is still making some: every LAB_POLL s this
+    fragment alone reruns (never the page) and draws what is made, and once everything is
+    drawn it stops its own polling (stop_polling)."""
+    if st.session_state.get("_lab_jobs") == jobs:  # (else a newer page run asked for other charts)
+        queue_lab_charts(jobs, lab_runs())  # a job given up meanwhile (its askers all moved on, then this page came back) is queued again
+    if lab_view(jobs, pair):
+        stop_polling()
+
+
 def lab_section(values: dict, setup: Setup) -> None:
-    """Drawn into its place after the rest of the page (see main), so a run never holds the page up."""
+    """Drawn into its place after the rest of the page (see main). Its charts are made (runs
+    trained, tables built) by the lab's worker, never in the page run: a chart made within
+    LAB_WAIT is drawn now; if one is not, the lab is drawn by a fragment that polls for it."""
     st.header("See it train")
     st.markdown(
         "A real, tiny model (logistic regression on random features of two noisy spirals) trained by mini-batch SGD"
@@ -385,22 +654,19 @@ def lab_section(values: dict, setup: Setup) -> None:
     )
     if not seed_shown_in_early_stopping(values):
         seed_input()
-    seed = values["seed"]
-    slot = st.empty()  # the progress bar, when a run takes a while
-    run = lab_run(setup, seed, slot, "Training the lab model on this setup")
-    if isinstance(run, str):
-        st.info(us.plain(run))
-        return
-    show_lab_chart("loss", (run,))
-    if run.downsized is not None:
-        st.info(us.plain(run.downsized.text), icon=":material/compress:")
-    st.subheader("Two batch sizes, same epochs")
-    pair = lab_pair(setup, seed, slot)
-    if isinstance(pair, str):
-        st.info(us.plain(pair))
-        return
-    show_lab_chart("compare", pair)
-    st.markdown(us.plain(lab_charts.comparison_sentence(*pair)))
+    store = lab_runs()
+    jobs, pair = lab_jobs(setup, values["seed"])
+    queue_lab_charts(jobs, store)  # the pair too: it trains while this page waits for the first chart
+    for job in jobs:
+        store.wait(job, LAB_WAIT)
+        chart = store.chart(job)
+        if chart is None:
+            lab_live(jobs, pair)
+            return
+        if isinstance(chart, str):  # what the lab cannot run, it says: nothing further to wait for
+            break
+    with st.container():  # where the fragment would draw them: the same place for the browser
+        lab_view(jobs, pair)
 
 
 # -- lesson mode: ?lesson= / ?hide= / ?lock= ---------------------------------------------------

@@ -1,11 +1,14 @@
 """The training lab on the page (AppTest): "See it train" draws a real run of the current
 setup and two batch sizes side by side, the lab's validation losses are a metric source for
-early stopping, a run happens only when its inputs change, and progress shows only when a
-run takes a while. Expected numbers and sentences come from the core (`epochsteps.training`,
-`epochsteps.lab_charts`), never typed in here.
+early stopping, a run happens only when its inputs change, and a run that takes a while never
+holds up the page: it trains in the lab's background worker while the page shows it training,
+and the charts appear once it is done. Expected numbers and sentences come from the core
+(`epochsteps.training`, `epochsteps.lab_charts`), never typed in here.
 
 Lab runs are cached for the whole process (bounded), so each test uses its own seed to see
-its own runs trained.
+its own runs trained. AppTest does not run the page's polling fragment on its own (in a
+browser it redraws the lab every 0.25 s until the charts are in, see test_browser_teach):
+`settle` reruns the page until the lab is no longer training instead.
 """
 
 from __future__ import annotations
@@ -20,17 +23,40 @@ from streamlit.testing.v1 import AppTest
 
 from epochsteps import explain, lab_charts, training
 from epochsteps import urlstate as us
+from epochsteps.setup import SetupError
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 MAX_ROWS = 5_000
 
 
-def run(query: dict | None = None) -> AppTest:
+LAB_TRAINING = ("Training the lab model on this setup", "Training with batch")  # the lab's pending state
+
+
+def run(query: dict | None = None, settled: bool = True) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    return settle(at) if settled else at
+
+
+def training_shown(at: AppTest) -> list[str]:
+    """The texts of the lab's "still training" bars on the page."""
+    return [p.proto.text for p in at.get("progress") if p.proto.text.startswith(LAB_TRAINING)]
+
+
+def settle(at: AppTest, timeout: float = 120.0, seen: list[str] | None = None) -> AppTest:
+    """Rerun the page until the lab is no longer training (in a browser the lab's polling
+    fragment redraws it until then); `seen` collects each training bar shown."""
+    deadline = time.monotonic() + timeout
+    while shown := training_shown(at):
+        if seen is not None:
+            seen.extend(shown)
+        assert time.monotonic() < deadline, f"the lab was still training after {timeout:.0f} s"
+        time.sleep(0.05)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
     return at
 
 
@@ -101,7 +127,7 @@ def test_see_it_train_draws_the_run_of_the_current_setup():
 
 def test_a_new_seed_is_a_new_run_and_in_the_link():
     at = run({"seed": "102"})
-    at.number_input(key="seed").set_value(103).run()
+    settle(at.number_input(key="seed").set_value(103).run())
     assert not at.exception
     assert at.query_params["seed"] == "103"
     expected = training.train(setup_of({"seed": "103"}), 103)
@@ -122,13 +148,14 @@ def test_runs_happen_only_when_their_inputs_change(monkeypatch):
     assert sorted(calls) == [(25, 104), (100, 104), (400, 104)]  # the setup and its two batch sizes
     calls.clear()
     at.run()
-    assert calls == []  # a rerun with the same inputs trains nothing
-    at.checkbox(key="drop_last").check().run()  # 10,000 / 100 has no short batch: the same schedule, a new setup
+    assert calls == [] and not training_shown(at)  # a rerun with the same inputs trains nothing
+    settle(at.checkbox(key="drop_last").check().run())  # 10,000 / 100 has no short batch: the same schedule, a new setup
     assert not at.exception
     assert len(calls) == 3
     calls.clear()
     at.checkbox(key="drop_last").uncheck().run()
-    assert calls == []  # seen before: from the bounded cache
+    assert calls == [] and not training_shown(at)  # seen before: from the bounded cache, drawn at once
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
 
 
 def test_early_stopping_settings_of_the_curve_do_not_retrain(monkeypatch):
@@ -144,45 +171,105 @@ def test_early_stopping_settings_of_the_curve_do_not_retrain(monkeypatch):
     assert calls
     calls.clear()
     at.slider(key="noise").set_value(0.1).run()  # changes the illustrative curve, not the lab's setup
-    assert not at.exception and calls == []
+    assert not at.exception and calls == [] and not training_shown(at)
 
 
-@pytest.fixture
-def progress_bars(monkeypatch) -> list[str]:
-    """The text of every progress bar the page draws (recorded as it is drawn: the last
-    message at a place replaces earlier ones before AppTest reads them)."""
-    from streamlit.elements.progress import ProgressMixin
-
-    drawn: list[str] = []
-    real = ProgressMixin.progress
-
-    def spy(self, value, text=None, **kwargs):
-        drawn.append(text)
-        return real(self, value, text=text, **kwargs)
-
-    monkeypatch.setattr(ProgressMixin, "progress", spy)
-    return drawn
-
-
-def test_progress_shows_only_when_a_run_takes_more_than_a_moment(monkeypatch, progress_bars):
-    # a quick run: no progress bar at all
-    run({"seed": "106", "dataset_size": "100", "batch_size": "10", "epochs": "1"})
-    assert progress_bars == []
-    # a run that takes a while: the bar appears, then makes way for the chart
+def slowed(monkeypatch, seconds: float, calls: list | None = None):
+    """training.train taking `seconds` longer (and reporting progress half-way through the wait)."""
     real = training.train
 
     def slow(setup, seed=0, progress=None, **kwargs):
-        time.sleep(0.5)
+        if calls is not None:
+            calls.append((setup.batch_size, seed))
+        time.sleep(seconds / 2)
         if progress is not None:
             progress(0.5)
+        time.sleep(seconds / 2)
         return real(setup, seed, progress=progress, **kwargs)
 
     monkeypatch.setattr(training, "train", slow)
-    at = run({"seed": "107", "dataset_size": "100", "batch_size": "10", "epochs": "1"})
-    assert "Training the lab model on this setup" in progress_bars
-    assert any(text.startswith("Training with batch") for text in progress_bars)
-    assert not at.get("progress")  # emptied once the run is done
-    assert len(lab_specs(at)[0]) == 1
+    return real
+
+
+def test_the_training_state_shows_only_when_a_run_takes_a_while(monkeypatch):
+    # quick runs: drawn in the same script run, no training state at all
+    at = run({"seed": "106", "dataset_size": "100", "batch_size": "10", "epochs": "1"}, settled=False)
+    assert not at.get("progress")
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+    # runs that take a while: the page says the lab is training, then the charts take its place
+    slowed(monkeypatch, 0.5)
+    at = run({"seed": "107", "dataset_size": "100", "batch_size": "10", "epochs": "1"}, settled=False)
+    assert training_shown(at) == ["Training the lab model on this setup…"]
+    assert lab_specs(at) == ([], [])
+    seen: list[str] = []
+    settle(at, seen=seen)
+    assert "Training with batch 2 and batch 40…" in seen  # the pair, once the run of the setup is drawn
+    assert not at.get("progress")  # gone once the runs are done
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+
+
+def test_a_move_to_a_slow_setup_does_not_wait_for_the_lab(monkeypatch):
+    query = {"seed": "112", "dataset_size": "1281167", "batch_size": "256", "epochs": "90"}
+    at = run(query)
+    real = slowed(monkeypatch, 2.0)
+    started = time.perf_counter()
+    at.select_slider(key="batch_size_stop").set_value(512).run()
+    took = time.perf_counter() - started
+    assert not at.exception, [e.value for e in at.exception]
+    assert took < 1.0, f"the script run took {took:.2f} s: it waited for the lab's 2 s runs"
+    # the rest of the page is drawn; the lab says it is training instead of showing the old runs
+    assert at.number_input(key="batch_size").value == 512
+    assert "Framework translator" in [h.value for h in at.header]
+    assert training_shown(at) == ["Training the lab model on this setup…"]
+    assert lab_specs(at) == ([], [])
+    # once the worker is done the new runs are drawn (in a browser by the lab's polling fragment)
+    settle(at, timeout=60)
+    setup = setup_of({**query, "batch_size": "512"})
+    expected = real(setup.replace(metrics=()), 112)
+    assert lab_charts.describe_run(expected) in [plain(m.value) for m in at.markdown]
+    loss, compare = lab_specs(at)
+    assert len(loss) == 1 and len(compare) == 1
+    assert not at.get("progress")
+
+
+def test_runs_for_a_setup_the_user_has_left_are_dropped(monkeypatch):
+    calls: list[tuple] = []
+    query = {"seed": "113", "dataset_size": "1000", "batch_size": "10", "epochs": "2"}
+    at = run(query)
+    slowed(monkeypatch, 0.6, calls)
+    at.select_slider(key="batch_size_stop").set_value(16).run()  # queues 16 and its pair (4, 64)
+    assert training_shown(at)
+    at.select_slider(key="batch_size_stop").set_value(32).run()  # left at once: 16's pair is never trained
+    settle(at, timeout=60)
+    assert (4, 113) not in calls and (64, 113) not in calls
+    assert {(32, 113), (8, 113), (128, 113)} <= set(calls)
+    calls.clear()
+    at.select_slider(key="batch_size_stop").set_value(16).run()  # the run of 16 was stopped, not kept
+    assert training_shown(at) == ["Training the lab model on this setup…"]
+    settle(at, timeout=60)
+    assert sorted(calls) == [(4, 113), (16, 113), (64, 113)]
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "says", "seed"),
+    [
+        (SetupError("dataset_size", 5, "a reason the lab gives"), "The training lab cannot run this setup: ", "114"),
+        (RuntimeError("a bug"), "The training lab could not run this setup.", "115"),
+    ],
+    ids=["setup-error", "unexpected"],
+)
+def test_an_error_in_the_lab_worker_is_a_message_on_the_page(monkeypatch, error, says, seed):
+    def failing(setup, seed=0, **kwargs):
+        raise error
+
+    monkeypatch.setattr(training, "train", failing)
+    at = run({"seed": seed})
+    assert not at.exception
+    infos = [plain(i.value) for i in at.info]
+    assert any(i.startswith(says) for i in infos), infos
+    assert "a bug" not in "\n".join(infos)  # no exception text, no traceback
+    assert lab_specs(at) == ([], [])
 
 
 def test_a_downsized_run_says_what_it_changed():

@@ -1,12 +1,14 @@
 """The training lab and the teacher panels in headless Debian Chromium against `streamlit run`:
-the lab's charts draw, the Share panel shows the link and the iframe, an export is made on
-click and is a real PNG, a saved setup loads back (a bad one says why), and the new sections
-pass axe at 1280 and 390 px. Screenshots go to test-output/ for a person to look at.
+the lab's charts draw, a slider move at ImageNet scale shows the lab training and then its
+charts with the page's polling ended, the Share panel shows the link and the iframe, an export
+is made on click and is a real PNG, a saved setup loads back (a bad one says why), and the new
+sections pass axe at 1280 and 390 px. Screenshots go to test-output/ for a person to look at.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -16,14 +18,17 @@ from epochsteps import urlstate as us
 pytestmark = pytest.mark.browser
 
 CHART = "[data-testid=stVegaLiteChart]"
+LAB = ".st-key-see_it_train"  # the training lab's section
 TIMEOUT_MS = 90_000
 
 
 def wait_idle(page) -> None:
-    """Until the script has finished (the lab included) and every chart has drawn."""
+    """Until the script has finished, the lab is no longer training (its charts are drawn
+    once its background runs are done) and every chart has drawn."""
     page.wait_for_timeout(300)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=stStatusWidget]') && "
+        "!document.querySelector('.st-key-see_it_train [data-testid=stProgress]') && "
         "Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart]')).every(c => c.querySelector('svg, canvas'))",
         timeout=TIMEOUT_MS,
     )
@@ -60,6 +65,67 @@ def test_the_lab_charts_and_the_share_panel_render(app_server, browser):
     iframe = next(c for c in codes if c.strip().startswith("<iframe"))
     assert "embed=true" in iframe and "batch_size=64" in iframe and 'height="' in iframe
     assert any(c.strip().startswith('<a href="http://127.0.0.1') and "step_timeline.png" in c for c in codes)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert errors == []
+    page.close()
+
+
+# The lab's "still training" bars as they come and go (ms, text; "" once none is shown).
+WATCH_LAB = """(LAB) => {
+  window.__lab = [];
+  new MutationObserver(() => {
+    const lab = document.querySelector(LAB);
+    const text = lab ? Array.from(lab.querySelectorAll('[data-testid=stProgress]')).map(p => p.innerText.trim()).join('|') : '';
+    const last = window.__lab.length ? window.__lab[window.__lab.length - 1][1] : '';
+    if (text !== last) window.__lab.push([Math.round(performance.now()), text]);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+LAB_DRAWN = """(LAB) => {
+  const lab = document.querySelector(LAB);
+  const charts = lab ? Array.from(lab.querySelectorAll('[data-testid=stVegaLiteChart]')) : [];
+  return charts.length === 2 && charts.every(c => c.querySelector('svg, canvas'))
+    && !lab.querySelector('[data-testid=stProgress]') && !document.querySelector('[data-testid=stStatusWidget]');
+}"""
+
+
+def test_a_slow_lab_run_shows_training_then_its_charts_and_polling_stops(app_server, browser):
+    """At ImageNet scale a lab chart takes 0.3-2 s to make: a slider move draws the page at
+    once with the lab "training", the lab's fragment polls until its charts are made and then
+    reruns the page, which draws them and polls no more."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    sent: list[tuple[float, str]] = []
+
+    def record(payload) -> None:
+        msg = BackMsg()
+        msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
+        rerun = msg.rerun_script if msg.WhichOneof("type") == "rerun_script" else None
+        sent.append((time.monotonic(), "fragment" if rerun and rerun.fragment_id else "page" if rerun else "other"))
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("websocket", lambda ws: ws.on("framesent", record))
+    page.goto(f"{app_server.url}/?dataset_size=1281167&batch_size=256&epochs=90&seed=41")
+    page.wait_for_function(LAB_DRAWN, arg=LAB, timeout=TIMEOUT_MS)  # the first visit's lab, trained the same way
+    page.evaluate(WATCH_LAB, LAB)
+    page.get_by_role("slider", name="Batch size (per device)").focus()
+    moved = time.monotonic()
+    page.keyboard.press("ArrowRight")  # 256 -> 512: runs nobody has asked for yet
+    page.wait_for_function(
+        "() => window.__lab.some(([t, text]) => text.startsWith('Training the lab model on this setup'))", timeout=TIMEOUT_MS
+    )
+    page.wait_for_function("() => location.search.includes('batch_size=512')", timeout=TIMEOUT_MS)  # the page moved on
+    page.wait_for_function(
+        f"() => window.__lab.length >= 2 && window.__lab.at(-1)[1] === '' && ({LAB_DRAWN})({json.dumps(LAB)})", timeout=TIMEOUT_MS
+    )
+    drawn = time.monotonic()
+    page.wait_for_timeout(3000)  # Playwright delivers the websocket events while it waits
+    after = [kind for t, kind in sent if t > drawn]
+    assert after == [], f"the page kept rerunning after the lab's charts were drawn: {after}"
+    assert [kind for t, kind in sent if moved < t <= drawn].count("fragment") >= 1  # it polled while training
+    assert page.locator(LAB).locator(CHART).filter(has_text="See it train: the loss at every optimizer step").count() == 1
     assert page.locator("[data-testid=stException]").count() == 0
     assert errors == []
     page.close()
