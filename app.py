@@ -124,17 +124,6 @@ def arrow_bytes(data: pd.DataFrame) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _arrow_dataset(data: pd.DataFrame, datasets: dict) -> dict:
-    """Altair data transformer: the table goes out as Arrow bytes, skipping Altair's JSON records."""
-    payload = arrow_bytes(data)
-    name = "data-" + hashlib.sha1(payload).hexdigest()[:20]
-    datasets[name] = payload
-    return {"name": name}
-
-
-alt.data_transformers.register("epochsteps_arrow", _arrow_dataset)
-
-
 def finish_spec(spec: dict) -> dict:
     """Streamlit fits the whole chart (title, axes, legend) into the spec's height unless
     told otherwise; fit only the width, so `height` stays the plot's own height."""
@@ -144,16 +133,6 @@ def finish_spec(spec: dict) -> dict:
         if isinstance(mark, dict) and mark.get("opacity") == 0:
             mark.setdefault("aria", False)  # invisible to the eye, so hidden from screen readers too
     return spec
-
-
-def to_spec(chart: alt.TopLevelMixin) -> dict:
-    """A Vega-Lite spec with its datasets as Arrow bytes (the training lab's charts)."""
-    datasets: dict[str, bytes] = {}
-    # Altair's transformer and theme switches are process-wide: hold Streamlit's own lock.
-    with ALTAIR_LOCK, alt.data_transformers.enable("epochsteps_arrow", datasets=datasets), alt.theme.enable("none"):
-        spec = chart.to_dict(validate=False)
-    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
-    return finish_spec(spec)
 
 
 # Rows per chart on the page: about one per pixel of the plot at the page's 704 px width.
