@@ -247,8 +247,10 @@ def show_chart(kind: str, plan: Plan) -> None:
 
 LAB_ENTRIES = 24  # lab runs (and lab charts) kept for all sessions (a run at most ~0.5 MB at the step cap)
 MOMENT = 0.3  # s: a run trained in the page (the lab as metric source) quicker than this shows no progress bar
-LAB_WAIT = 0.1  # s: a page run waits up to this long for each lab chart (the textbook default's are done by then)
-LAB_POLL = 0.25  # s: how often a page whose lab charts are still being made looks again (lab_live)
+LAB_WAIT = 0.1  # s: an export waits up to this long for a lab chart the worker is making
+LAB_TICK = 0.1  # s: a page waiting for the lab moves its bar this often (quicker charts show no bar)
+LAB_PATIENCE = 60.0  # s: a page stops waiting for the lab after this (a chart takes 0.1-1 s here, alone)
+LAB_SLOW = "The training lab is busy with other pages' runs: move any control, or reload, to look again."
 LAB_FAILED = "The training lab could not run this setup."  # an unexpected error: the server log has the details
 
 
@@ -561,71 +563,35 @@ def seed_input(where=None) -> None:
     )  # fmt: skip
 
 
-def lab_view(jobs: tuple[tuple, ...], pair: tuple[tuple, ...] | str) -> bool:
-    """The lab's charts that are made, and a bar saying the lab is training in place of the
-    first that is not; True once there is nothing left to wait for."""
-    store = lab_runs()
-    loss = store.chart(jobs[0])
-    if loss is None:
-        st.progress(store.progress(jobs[0]), text="Training the lab model on this setup…")
-        return False
-    if isinstance(loss, str):
-        st.info(us.plain(loss))
-        return True
-    show_lab_chart(loss)
-    if loss.downsized is not None:
-        st.info(us.plain(loss.downsized), icon=":material/compress:")
-    st.subheader("Two batch sizes, same epochs")
-    if isinstance(pair, str):
-        st.info(us.plain(pair))
-        return True
-    compare = store.chart(jobs[1])
-    if compare is None:
-        text = "Training with batch {:,} and batch {:,}…".format(*(k[0].batch_size for k in pair))
-        st.progress(store.progress(jobs[1]), text=text)
-        return False
-    if isinstance(compare, str):
-        st.info(us.plain(compare))
-        return True
-    show_lab_chart(compare)
-    return True
-
-
-def stop_polling() -> None:
-    """End this run_every fragment's polling: the browser drops a fragment's timer on a
-    StopAutoRerun message, which Streamlit 1.67 itself sends only for a nested fragment its
-    parent no longer draws (and drops every timer when a full run starts), with no public call
-    for it. Should those internals move, a full rerun does it instead: the lab is drawn then
-    with no fragment (but the page's one-time messages, such as "Setup loaded.", are gone)."""
-    try:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-        from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState, get_script_run_ctx
-
-        ctx, fragment_id = get_script_run_ctx(), ThreadState.get().fragment_id
-        msg = ForwardMsg()
-        msg.stop_auto_rerun.fragment_ids.append(fragment_id)
-    except (ImportError, AttributeError, TypeError, RuntimeError):
-        ctx = fragment_id = None
-    if ctx is None or not fragment_id:
-        st.rerun(scope="app")
-    ctx.enqueue(msg)
-
-
-@st.fragment(run_every=LAB_POLL)
-def lab_live(jobs: tuple[tuple, ...], pair: tuple[tuple, ...] | str) -> None:
-    """The lab's charts while the lab's worker is still making some: every LAB_POLL s this
-    fragment alone reruns (never the page) and draws what is made, and once everything is
-    drawn it stops its own polling (stop_polling)."""
-    if st.session_state.get("_lab_jobs") == jobs:  # (else a newer page run asked for other charts)
-        queue_lab_charts(jobs, lab_runs())  # a job given up meanwhile (its askers all moved on, then this page came back) is queued again
-    if lab_view(jobs, pair):
-        stop_polling()
+def await_lab_chart(job: tuple, text: str, jobs: tuple[tuple, ...], store: LabRuns) -> LabChart | str:
+    """The chart of `job` once the lab's worker has made it. Until then a bar in its place says
+    how far the worker is; each update is a point where a newer run (the user moved on) stops
+    this one, so waiting here never holds up the next move. The rest of the page is drawn by now."""
+    slot = st.empty()
+    deadline = time.monotonic() + LAB_PATIENCE
+    while (chart := store.chart(job)) is None:
+        if time.monotonic() > deadline:
+            chart = LAB_SLOW
+            break
+        if not store.is_pending(job):  # given up or dropped from the store meanwhile: asked for again
+            queue_lab_charts(jobs, store)
+        store.wait(job, LAB_TICK)
+        if store.chart(job) is None:
+            slot.progress(store.progress(job), text=text)
+    if isinstance(chart, str):  # what the lab cannot run, it says
+        slot.info(us.plain(chart))
+    else:
+        with slot.container():
+            show_lab_chart(chart)
+    return chart
 
 
 def lab_section(values: dict, setup: Setup) -> None:
-    """Drawn into its place after the rest of the page (see main). Its charts are made (runs
-    trained, tables built) by the lab's worker, never in the page run: a chart made within
-    LAB_WAIT is drawn now; if one is not, the lab is drawn by a fragment that polls for it."""
+    """Drawn into its place after the rest of the page (see main), so the page's own charts are
+    in the browser while the lab's worker makes these (runs trained, tables built). The lab is
+    drawn in the same script run: a polling fragment would rerun with the browser's widget
+    states, and a slider moved during one of its runs had its on_change applied there and then
+    undone by the page's own rerun (Streamlit 1.67: a lost move, seen in the load test)."""
     st.header("See it train")
     st.markdown(
         "A real, tiny model (logistic regression on random features of two noisy spirals) trained by mini-batch SGD"
@@ -636,16 +602,17 @@ def lab_section(values: dict, setup: Setup) -> None:
     store = lab_runs()
     jobs, pair = lab_jobs(setup, values["seed"])
     queue_lab_charts(jobs, store)  # the pair too: it trains while this page waits for the first chart
-    for job in jobs:
-        store.wait(job, LAB_WAIT)
-        chart = store.chart(job)
-        if chart is None:
-            lab_live(jobs, pair)
-            return
-        if isinstance(chart, str):  # what the lab cannot run, it says: nothing further to wait for
-            break
-    with st.container():  # where the fragment would draw them: the same place for the browser
-        lab_view(jobs, pair)
+    loss = await_lab_chart(jobs[0], "Training the lab model on this setup…", jobs, store)
+    if isinstance(loss, str):
+        return
+    if loss.downsized is not None:
+        st.info(us.plain(loss.downsized), icon=":material/compress:")
+    st.subheader("Two batch sizes, same epochs")
+    if isinstance(pair, str):
+        st.info(us.plain(pair))
+        return
+    text = "Training with batch {:,} and batch {:,}…".format(*(k[0].batch_size for k in pair))
+    await_lab_chart(jobs[1], text, jobs, store)
 
 
 # -- lesson mode: ?lesson= / ?hide= / ?lock= ---------------------------------------------------

@@ -6,9 +6,8 @@ and the charts appear once it is done. Expected numbers and sentences come from 
 (`epochsteps.training`, `epochsteps.lab_charts`), never typed in here.
 
 Lab runs are cached for the whole process (bounded), so each test uses its own seed to see
-its own runs trained. AppTest does not run the page's polling fragment on its own (in a
-browser it redraws the lab every 0.25 s until the charts are in, see test_browser_teach):
-`settle` reruns the page until the lab is no longer training instead.
+its own runs trained. The page waits for the lab at the end of its run (the bar it shows
+meanwhile is seen in a browser: test_browser_teach), so a finished AppTest run has the lab drawn.
 """
 
 from __future__ import annotations
@@ -32,32 +31,18 @@ MAX_ROWS = 5_000
 LAB_TRAINING = ("Training the lab model on this setup", "Training with batch")  # the lab's pending state
 
 
-def run(query: dict | None = None, settled: bool = True) -> AppTest:
+def run(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    return settle(at) if settled else at
+    return at
 
 
 def training_shown(at: AppTest) -> list[str]:
     """The texts of the lab's "still training" bars on the page."""
     return [p.proto.text for p in at.get("progress") if p.proto.text.startswith(LAB_TRAINING)]
-
-
-def settle(at: AppTest, timeout: float = 120.0, seen: list[str] | None = None) -> AppTest:
-    """Rerun the page until the lab is no longer training (in a browser the lab's polling
-    fragment redraws it until then); `seen` collects each training bar shown."""
-    deadline = time.monotonic() + timeout
-    while shown := training_shown(at):
-        if seen is not None:
-            seen.extend(shown)
-        assert time.monotonic() < deadline, f"the lab was still training after {timeout:.0f} s"
-        time.sleep(0.05)
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def plain(text: str) -> str:
@@ -127,7 +112,7 @@ def test_see_it_train_draws_the_run_of_the_current_setup():
 
 def test_a_new_seed_is_a_new_run_and_in_the_link():
     at = run({"seed": "102"})
-    settle(at.number_input(key="seed").set_value(103).run())
+    at.number_input(key="seed").set_value(103).run()
     assert not at.exception
     assert at.query_params["seed"] == "103"
     expected = training.train(setup_of({"seed": "103"}), 103)
@@ -149,7 +134,7 @@ def test_runs_happen_only_when_their_inputs_change(monkeypatch):
     calls.clear()
     at.run()
     assert calls == [] and not training_shown(at)  # a rerun with the same inputs trains nothing
-    settle(at.checkbox(key="drop_last").check().run())  # 10,000 / 100 has no short batch: the same schedule, a new setup
+    at.checkbox(key="drop_last").check().run()  # 10,000 / 100 has no short batch: the same schedule, a new setup
     assert not at.exception
     assert len(calls) == 3
     calls.clear()
@@ -191,39 +176,25 @@ def slowed(monkeypatch, seconds: float, calls: list | None = None):
     return real
 
 
-def test_the_training_state_shows_only_when_a_run_takes_a_while(monkeypatch):
-    # quick runs: drawn in the same script run, no training state at all
-    at = run({"seed": "106", "dataset_size": "100", "batch_size": "10", "epochs": "1"}, settled=False)
-    assert not at.get("progress")
-    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
-    # runs that take a while: the page says the lab is training, then the charts take its place
+def test_a_slow_lab_run_is_drawn_in_the_same_script_run(monkeypatch):
+    # the page waits for the lab at its very end (in a browser the rest of the page is drawn by
+    # then, and a bar stands in for each lab chart meanwhile: test_browser_teach)
     slowed(monkeypatch, 0.5)
-    at = run({"seed": "107", "dataset_size": "100", "batch_size": "10", "epochs": "1"}, settled=False)
-    assert training_shown(at) == ["Training the lab model on this setup…"]
-    assert lab_specs(at) == ([], [])
-    seen: list[str] = []
-    settle(at, seen=seen)
-    assert "Training with batch 2 and batch 40…" in seen  # the pair, once the run of the setup is drawn
-    assert not at.get("progress")  # gone once the runs are done
+    started = time.perf_counter()
+    at = run({"seed": "107", "dataset_size": "100", "batch_size": "10", "epochs": "1"})
+    assert time.perf_counter() - started >= 1.0  # the run of the setup, then the pair's two
+    assert not at.get("progress")  # the bar is gone once its chart is drawn
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+    assert "Framework translator" in [h.value for h in at.header]
 
 
-def test_a_move_to_a_slow_setup_does_not_wait_for_the_lab(monkeypatch):
+def test_a_move_to_a_slow_setup_draws_its_new_runs(monkeypatch):
     query = {"seed": "112", "dataset_size": "1281167", "batch_size": "256", "epochs": "90"}
     at = run(query)
-    real = slowed(monkeypatch, 2.0)
-    started = time.perf_counter()
+    real = slowed(monkeypatch, 1.0)
     at.select_slider(key="batch_size_stop").set_value(512).run()
-    took = time.perf_counter() - started
     assert not at.exception, [e.value for e in at.exception]
-    assert took < 1.0, f"the script run took {took:.2f} s: it waited for the lab's 2 s runs"
-    # the rest of the page is drawn; the lab says it is training instead of showing the old runs
     assert at.number_input(key="batch_size").value == 512
-    assert "Framework translator" in [h.value for h in at.header]
-    assert training_shown(at) == ["Training the lab model on this setup…"]
-    assert lab_specs(at) == ([], [])
-    # once the worker is done the new runs are drawn (in a browser by the lab's polling fragment)
-    settle(at, timeout=60)
     setup = setup_of({**query, "batch_size": "512"})
     expected = real(setup.replace(metrics=()), 112)
     assert lab_charts.describe_run(expected) in [plain(m.value) for m in at.markdown]
@@ -237,16 +208,14 @@ def test_runs_for_a_setup_the_user_has_left_are_dropped(monkeypatch):
     query = {"seed": "113", "dataset_size": "1000", "batch_size": "10", "epochs": "2"}
     at = run(query)
     slowed(monkeypatch, 0.6, calls)
-    at.select_slider(key="batch_size_stop").set_value(16).run()  # queues 16 and its pair (4, 64)
-    assert training_shown(at)
-    at.select_slider(key="batch_size_stop").set_value(32).run()  # left at once: 16's pair is never trained
-    settle(at, timeout=60)
-    assert (4, 113) not in calls and (64, 113) not in calls
+    with pytest.raises(RuntimeError):  # the user moves on while the page waits for 16's runs: that run is stopped
+        at.select_slider(key="batch_size_stop").set_value(16).run(timeout=0.2)  # queues 16 and its pair (4, 64)
+    at.select_slider(key="batch_size_stop").set_value(32).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (4, 113) not in calls and (64, 113) not in calls  # 16's pair: never trained
     assert {(32, 113), (8, 113), (128, 113)} <= set(calls)
     calls.clear()
     at.select_slider(key="batch_size_stop").set_value(16).run()  # the run of 16 was stopped, not kept
-    assert training_shown(at) == ["Training the lab model on this setup…"]
-    settle(at, timeout=60)
     assert sorted(calls) == [(4, 113), (16, 113), (64, 113)]
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
 
