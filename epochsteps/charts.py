@@ -522,13 +522,15 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
         .mark_point(size=170, filled=True, opacity=1, stroke=NEUTRAL, strokeWidth=1)
         .encode(x="step:Q", y=y_lane, tooltip=["label:N", *tips[1:]], **enc)
     )
-    dash = alt.StrokeDash("kind:N", scale=alt.Scale(domain=list(MARKS), range=[m[2] for m in MARKS.values()]), legend=None)
+    # dashes as conditions, not a scale: a legendless dash scale makes Vega-Lite warn of a legend conflict
+    dashed = [{"test": f"datum.kind === {json.dumps(k)}", "value": m[2]} for k, m in MARKS.items() if m[2] != [1, 0]]
+    dash = alt.StrokeDashValue(value=[1, 0], condition=dashed)
     rules = (
         _named("rules")
         .mark_rule(strokeWidth=2)
         .encode(
             x="step:Q",
-            color=alt.Color("kind:N", scale=color_scale, legend=None),
+            color=enc["color"],  # the points' legend: one legend setting per channel, or Vega warns of a conflict
             strokeDash=dash,
             tooltip=["label:N", *tips[1:]],
         )
@@ -584,7 +586,7 @@ def _inside_epoch_template(height: int) -> alt.LayerChart:
         alt.Tooltip("per_device:Q", title="samples per device per batch", format=","),
         alt.Tooltip("samples:Q", title="samples", format=","),
     ]
-    opacity = alt.Opacity("odd:N", scale=alt.Scale(domain=[True, False], range=[1.0, 0.65]), legend=None)
+    opacity = alt.Opacity("odd:O", scale=alt.Scale(domain=[True, False], range=[1.0, 0.65]), legend=None)
     # later segments (padding) are drawn over the batches they repeat into
     blocks = (
         _named("blocks")
@@ -858,12 +860,16 @@ def early_stopping_drawing(plan: Plan, budget: int | None = None) -> Drawing:
         (sub, _epoch_caption(plan)),
         desc,
         total=max(plan.total_optimizer_steps, int(shown["step"].max())),
+        # the metric axis's ends, given: Vega warns of an infinite extent for each table with no value
+        value_low=float(shown["value"].min()),
+        value_high=float(shown["value"].max()),
     )
 
 
 def _early_stopping_template() -> alt.LayerChart:
     x = _steps_axis()
-    y = alt.Y("value:Q", title="validation metric", scale=alt.Scale(zero=False))
+    ends = alt.ExprRef(expr=f"[{meta('value_low')}, {meta('value_high')}]")
+    y = alt.Y("value:Q", title="validation metric", scale=alt.Scale(domain=ends, zero=False))
     tips = [
         alt.Tooltip("number:Q", title="evaluation", format=","),
         alt.Tooltip("step:Q", format=","),

@@ -150,6 +150,10 @@ def loss_drawing(run: TrainingRun, height: int = 260) -> ch.Drawing:
         special.append(evals.iloc[[-1]].assign(series="early stop"))  # the evaluation the stop read
         stop = pd.DataFrame({"step": [es.stop_global_step], "label": [f"early stop at step {es.stop_global_step:,}"]})
     sub = [_rows_note(steps, "step"), ch._epoch_caption(plan)]
+    # the loss axis's ends, given: Vega warns of an infinite extent for each table with no loss (no evaluations, the legend's)
+    losses = np.concatenate([steps["loss"], epochs["loss"], evals["loss"]]).astype(float)
+    losses = losses[np.isfinite(losses)]
+    low, high = (float(losses.min()), float(losses.max())) if len(losses) else (0.0, 1.0)
     if run.downsized is not None:
         sub.insert(0, "A smaller copy of your setup (see the note below)")
     return ch._drawing(
@@ -170,12 +174,15 @@ def loss_drawing(run: TrainingRun, height: int = 260) -> ch.Drawing:
         desc,
         total=run.optimizer_steps,
         kinds="|".join(kinds),
+        loss_low=low,
+        loss_high=high,
     )
 
 
 def _loss_template(height: int) -> alt.LayerChart:
     x = ch._steps_axis()
-    y = alt.Y("loss:Q", title="loss (log loss)", scale=alt.Scale(zero=False))
+    ends = alt.ExprRef(expr=f"[{ch.meta('loss_low')}, {ch.meta('loss_high')}]")
+    y = alt.Y("loss:Q", title="loss (log loss)", scale=alt.Scale(domain=ends, zero=False))
     color, shape = _color_shape(list(SERIES), ch._shown_legend())
     eval_tips = [
         alt.Tooltip("number:Q", title="evaluation", format=","),

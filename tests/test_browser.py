@@ -110,6 +110,31 @@ def test_keyboard_moves_batch_size_and_the_page_follows(app_server, browser):
     page.close()
 
 
+def test_charts_draw_without_vega_warnings(app_server, browser):
+    """Vega logs what it had to guess (an empty table's infinite extent, conflicting legends)
+    as console warnings: none on setups with and without evaluations, marks and aggregation."""
+    links = [
+        "",
+        "early_stopping=true&framework=hf",
+        "early_stopping=true&metric_source=lab&framework=hf",
+        "dataset_size=1281167&batch_size=256&epochs=90&max_steps=50000",
+        "dataset_size=103&batch_size=10&drop_last=true&devices=3",
+    ]
+    for query in links:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        warnings: list[str] = []
+        page.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "error") else None)
+        page.goto(f"{app_server.url}/?{query}")
+        page.wait_for_selector(CHART_DRAWN, timeout=TIMEOUT_MS)
+        wait_idle(page)
+        page.get_by_role("slider", name="Batch size (per device)").press("ArrowRight")  # new tables in the same charts
+        page.wait_for_timeout(300)
+        wait_idle(page)
+        assert page.locator(CHART).count() >= 5
+        assert warnings == [], (query, warnings)
+        page.close()
+
+
 def test_a_shared_link_opens_on_its_values(app_server, browser):
     values = us.preset_values("MNIST")
     query = "&".join(f"{k}={v}" for k, v in us.to_query(values).items())

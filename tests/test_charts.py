@@ -136,8 +136,9 @@ def test_step_timeline_max_steps_cut_is_a_dashed_rule():
     spec = ch.step_timeline(plan).to_dict()
     ((rule, rows),) = find(spec, "rule", lambda layer, rows: "strokeDash" in layer["encoding"])
     assert [(r["kind"], r["step"]) for r in rows] == [("max_steps cut", 23)]
-    dash = rule["encoding"]["strokeDash"]["scale"]
-    assert dash["range"][dash["domain"].index("max_steps cut")] != [1, 0]
+    dash = rule["encoding"]["strokeDash"]
+    (cut,) = [c["value"] for c in dash["condition"] if c["test"] == 'datum.kind === "max_steps cut"']
+    assert cut != [1, 0] and dash["value"] == [1, 0]  # dashed, where the other rules are solid
     assert spec["datasets"][ch.META][0]["total"] == 23  # the step axis ends at the cut
 
 
