@@ -312,7 +312,7 @@ def _compare_template(width: int, height: int, columns: int) -> alt.ConcatChart:
         "epoch_frac:Q",
         title="epoch",
         scale=alt.Scale(domain=alt.ExprRef(expr=f"[0, {ch.meta('epochs')}]"), nice=False),
-        axis=alt.Axis(tickMinStep=1, format=",~g"),
+        axis=alt.Axis(tickMinStep=1, format=",~f"),
     )
     y = alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False))
     kinds = ["training loss per step", "training loss, epoch mean"]
