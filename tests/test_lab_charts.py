@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -191,6 +192,14 @@ def test_charts_compile_to_svg(stopped_run, pair):
             spec["width"] = 600
         svg = vlc.vegalite_to_svg(json.dumps(spec))
         assert svg.lstrip().startswith("<svg") and "</svg>" in svg
+
+
+def test_the_epoch_axis_labels_whole_epochs_as_numbers():
+    # Vega gives a bare format the ticks' precision: with "~g" and ticks 2 apart, 10 read "1e+1"
+    small, large = compare_batch_sizes(Setup(dataset_size=10_000, batch_size=100, epochs=10), 25, 400)
+    svg = vlc.vegalite_to_svg(lc.comparison_chart(small, large, width=200, height=170, columns=1).to_dict())
+    labels = set(re.findall(r">([^<>]{1,8})</text>", svg))
+    assert {"2", "4", "10"} <= labels and not any("e+" in t for t in labels)
 
 
 def test_the_live_specs_draw_each_runs_titles(stopped_run, pair):
