@@ -100,19 +100,31 @@ def _fixed_parts(seed: int) -> tuple[np.ndarray, ...]:
     return w, b, x_val, y_val, _features(x_val, w, b)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
+def _training_pool(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The largest training set the lab uses, with its features, made once per seed (26 MB):
+    a task of any size is its first rows, so a move to a new dataset size computes nothing."""
+    w, b = _fixed_parts(seed)[:2]
+    _, _, _, r_tr_u, r_tr_n = _streams(seed)
+    x_tr, y_tr = _spirals(r_tr_u, r_tr_n, MAX_TRAIN_SAMPLES)
+    arrays = (x_tr, y_tr, _features(x_tr, w, b))
+    for a in arrays:
+        a.flags.writeable = False  # shared by every task of this seed
+    return arrays
+
+
 def make_task(n_train: int, seed: int = 0) -> Task:
     """The seeded task: `n_train` training samples and a fixed validation split of VAL_SIZE.
-    The first n samples are the same for any `n_train` >= n."""
+    The first n samples are the same for any `n_train` >= n (one row of draws per sample, and
+    features row by row), so every task is a view of the seed's pool (not cached itself: a
+    view would keep a pool alive after its cache dropped it)."""
     if not 1 <= n_train <= MAX_TRAIN_SAMPLES:
         raise SetupError("dataset_size", n_train, f"the lab trains 1 to {MAX_TRAIN_SAMPLES:,} samples")
-    w, b, x_val, y_val, f_val = _fixed_parts(seed)
-    _, _, _, r_tr_u, r_tr_n = _streams(seed)
-    x_tr, y_tr = _spirals(r_tr_u, r_tr_n, n_train)
-    task = Task(x_tr, y_tr, x_val, y_val, _features(x_tr, w, b), f_val)
-    for a in (task.x_train, task.y_train, task.x_val, task.y_val, task.features_train, task.features_val):
+    _, _, x_val, y_val, f_val = _fixed_parts(seed)
+    x_tr, y_tr, f_tr = _training_pool(seed)
+    for a in (x_val, y_val, f_val):
         a.flags.writeable = False  # shared by the caches
-    return task
+    return Task(x_tr[:n_train], y_tr[:n_train], x_val, y_val, f_tr[:n_train], f_val)
 
 
 def shuffle_rng(seed: int) -> np.random.Generator:

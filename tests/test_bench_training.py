@@ -19,7 +19,7 @@ TEXTBOOK = dict(dataset_size=10_000, batch_size=100, epochs=10)
 
 
 def _cold_train(setup: Setup):
-    tr.make_task.cache_clear()
+    tr._training_pool.cache_clear()
     tr._fixed_parts.cache_clear()
     return tr.train(setup, seed=0)
 

@@ -372,6 +372,20 @@ def test_task_is_seeded_prefix_stable_and_read_only():
         make_task(MAX_TRAIN_SAMPLES + 1)
 
 
+def test_a_task_is_what_drawing_its_own_samples_would_give():
+    # tasks are views of one pool per seed: that is only right if each row is made on its own
+    from epochsteps.training import _features, _fixed_parts, _spirals, _streams
+
+    w, b = _fixed_parts(7)[:2]
+    for n in (1, 17, 1_001, 12_345):
+        *_, r_u, r_n = _streams(7)
+        x, y = _spirals(r_u, r_n, n)
+        task = make_task(n, 7)
+        np.testing.assert_array_equal(task.x_train, x)
+        np.testing.assert_array_equal(task.y_train, y)
+        np.testing.assert_array_equal(task.features_train, _features(x, w, b))
+
+
 def test_learning_rate_follows_the_plans_schedule():
     setup = Setup(dataset_size=200, batch_size=10, epochs=3, framework="hf", lr_schedule="linear", warmup_steps=5, lr=1e-4)
     run = train(setup)
