@@ -225,8 +225,28 @@ def prefetch_next(values: dict) -> None:
     key, direction = move or ("batch_size", 1)
     ticket = st.session_state.setdefault("_prefetch_ticket", [0])
     ticket[0] += 1  # older queued work for this session is skipped
-    for nearby in us.neighbours(values, key, direction):
-        prefetch_pool().submit(warm, tuple(nearby.items()), ticket, ticket[0])
+    nearby = us.neighbours(values, key, direction)
+    for other in nearby:
+        prefetch_pool().submit(warm, tuple(other.items()), ticket, ticket[0])
+    if nearby:
+        prefetch_lab(nearby[0])
+
+
+def prefetch_lab(values: dict) -> None:
+    """The lab's charts for the likeliest next stop, trained only when the lab's worker is
+    idle: a guess never delays a chart some page waits for. A newer guess drops this one
+    (unless a page has come to wait for it meanwhile)."""
+    ticket = st.session_state.setdefault("_lab_prefetch_ticket", [0])
+    ticket[0] += 1
+    store = lab_runs()
+    if store.busy() or values["metric_source"] == "lab":  # (the lab as metric source trains in the page)
+        return
+    outcome = outcome_for(tuple(values.items()))
+    if outcome.plan is None or us.dead_end(outcome.plan):
+        return
+    jobs, _ = lab_jobs(outcome.plan.setup, values["seed"])
+    for _ in range(store.want(jobs, ticket, ticket[0])):
+        lab_pool().submit(lab_work, store)
 
 
 def show_chart(kind: str, plan: Plan) -> None:
@@ -373,6 +393,10 @@ class LabRuns:
     def _give_up(self, job: tuple) -> None:
         self.pending.pop(job, None)
         self.changed.notify_all()
+
+    def busy(self) -> bool:
+        with self.lock:
+            return bool(self.pending)
 
     def is_pending(self, job: tuple) -> bool:
         with self.lock:

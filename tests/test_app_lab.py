@@ -125,21 +125,25 @@ def test_runs_happen_only_when_their_inputs_change(monkeypatch):
     real = training.train
 
     def counted(setup, seed=0, **kwargs):
-        calls.append((setup.batch_size, seed))
+        calls.append((setup.batch_size, seed, setup.drop_last))
         return real(setup, seed, **kwargs)
+
+    def own(drop_last: bool) -> list[tuple]:
+        """The runs of the page's setup (the worker also trains a guess at the next stop: batch 128)."""
+        return sorted(c for c in calls if c[0] in (25, 100, 400) and c[2] == drop_last)
 
     monkeypatch.setattr(training, "train", counted)
     at = run({"seed": "104"})
-    assert sorted(calls) == [(25, 104), (100, 104), (400, 104)]  # the setup and its two batch sizes
+    assert own(False) == [(25, 104, False), (100, 104, False), (400, 104, False)]  # the setup and its two batch sizes
     calls.clear()
     at.run()
-    assert calls == [] and not training_shown(at)  # a rerun with the same inputs trains nothing
+    assert own(False) == [] and not training_shown(at)  # a rerun with the same inputs trains nothing
     at.checkbox(key="drop_last").check().run()  # 10,000 / 100 has no short batch: the same schedule, a new setup
     assert not at.exception
-    assert len(calls) == 3
+    assert len(own(True)) == 3
     calls.clear()
     at.checkbox(key="drop_last").uncheck().run()
-    assert calls == [] and not training_shown(at)  # seen before: from the bounded cache, drawn at once
+    assert own(False) == [] and not training_shown(at)  # seen before: from the bounded cache, drawn at once
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
 
 
@@ -156,7 +160,8 @@ def test_early_stopping_settings_of_the_curve_do_not_retrain(monkeypatch):
     assert calls
     calls.clear()
     at.slider(key="noise").set_value(0.1).run()  # changes the illustrative curve, not the lab's setup
-    assert not at.exception and calls == [] and not training_shown(at)
+    own = [b for b in calls if b in (25, 100, 400)]  # (not the worker's guess at the next stop: 128, 32, 512)
+    assert not at.exception and own == [] and not training_shown(at)
 
 
 def slowed(monkeypatch, seconds: float, calls: list | None = None):
@@ -204,19 +209,41 @@ def test_a_move_to_a_slow_setup_draws_its_new_runs(monkeypatch):
 
 
 def test_runs_for_a_setup_the_user_has_left_are_dropped(monkeypatch):
+    from conftest import lab_pools
+
     calls: list[tuple] = []
-    query = {"seed": "113", "dataset_size": "1000", "batch_size": "10", "epochs": "2"}
+    query = {"seed": "113", "dataset_size": "100000", "batch_size": "1024", "epochs": "2"}
     at = run(query)
+    for pool in lab_pools():
+        pool.submit(int).result(timeout=120)  # idle, the guess at the next stop (2048) trained
     slowed(monkeypatch, 0.6, calls)
     with pytest.raises(RuntimeError):  # the user moves on while the page waits for 16's runs: that run is stopped
         at.select_slider(key="batch_size_stop").set_value(16).run(timeout=0.2)  # queues 16 and its pair (4, 64)
-    at.select_slider(key="batch_size_stop").set_value(32).run()
+    at.select_slider(key="batch_size_stop").set_value(8).run()  # pair (2, 32); the guess after it: 4, pair (1, 16)
     assert not at.exception, [e.value for e in at.exception]
-    assert (4, 113) not in calls and (64, 113) not in calls  # 16's pair: never trained
-    assert {(32, 113), (8, 113), (128, 113)} <= set(calls)
+    assert (64, 113) not in calls  # 16's pair: never trained
+    assert {(8, 113), (2, 113), (32, 113)} <= set(calls)
     calls.clear()
-    at.select_slider(key="batch_size_stop").set_value(16).run()  # the run of 16 was stopped, not kept
-    assert sorted(calls) == [(4, 113), (16, 113), (64, 113)]
+    at.select_slider(key="batch_size_stop").set_value(16).run()
+    assert (64, 113) in calls  # trained now, as the page waits for it
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+
+
+def test_the_next_stops_lab_is_trained_while_the_reader_reads(monkeypatch):
+    from conftest import lab_pools
+
+    query = {"seed": "116", "dataset_size": "1000", "batch_size": "16", "epochs": "2"}
+    at = run(query)
+    for pool in lab_pools():
+        pool.submit(int).result(timeout=120)  # the worker is idle once the guess is trained
+    calls: list[tuple] = []
+    slowed(monkeypatch, 0.0, calls)
+    after = {**query, "batch_size": str(us.neighbours(values_of(query), "batch_size")[0]["batch_size"])}
+    setup = setup_of(after)
+    at.select_slider(key="batch_size_stop").set_value(setup.batch_size).run()
+    assert not at.exception, [e.value for e in at.exception]
+    moved_to = {(b, 116) for b in (setup.batch_size, *training.batch_pair(setup))}
+    assert not moved_to & set(calls), calls  # all three runs were made before the move
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
 
 
