@@ -234,8 +234,8 @@ def prefetch_next(values: dict) -> None:
 
 def prefetch_lab(values: dict) -> None:
     """The lab's charts for the likeliest next stop, trained only when the lab's worker is
-    idle: a guess never delays a chart some page waits for. A newer guess drops this one
-    (unless a page has come to wait for it meanwhile)."""
+    idle. The session's next request drops the guess (queue_lab_charts) unless it asks for
+    the same charts, so a wrong guess stops within a twentieth of its run."""
     ticket = st.session_state.setdefault("_lab_prefetch_ticket", [0])
     ticket[0] += 1
     store = lab_runs()
@@ -515,6 +515,9 @@ def queue_lab_charts(jobs: tuple[tuple, ...], store: LabRuns) -> None:
         ticket[0] += 1
     for _ in range(store.want(jobs, ticket, ticket[0])):
         lab_pool().submit(lab_work, store)
+    guess = st.session_state.get("_lab_prefetch_ticket")
+    if guess is not None:  # this session's guess at the next stop (prefetch_lab) is dropped, unless it is one of these
+        guess[0] += 1
 
 
 class LazyProgress:

@@ -247,6 +247,17 @@ def test_the_next_stops_lab_is_trained_while_the_reader_reads(monkeypatch):
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
 
 
+def test_a_wrong_guess_is_dropped_by_the_next_move(monkeypatch):
+    calls: list[tuple] = []
+    slowed(monkeypatch, 0.6, calls)
+    at = run({"seed": "117", "dataset_size": "100000", "batch_size": "1024", "epochs": "2"})  # then the guess: 2048, pair (512, 8192)
+    at.select_slider(key="batch_size_stop").set_value(64).run()  # not the guess: pair (16, 256)
+    assert not at.exception, [e.value for e in at.exception]
+    assert {(64, 117), (16, 117)} <= set(calls)
+    assert (512, 117) not in calls and (8192, 117) not in calls  # the guess's pair: never trained
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+
+
 @pytest.mark.parametrize(
     ("error", "says", "seed"),
     [
