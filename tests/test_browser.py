@@ -123,7 +123,7 @@ def test_charts_draw_without_vega_warnings(app_server, browser):
     for query in links:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         warnings: list[str] = []
-        page.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "error") else None)
+        page.on("console", lambda m, seen=warnings: seen.append(m.text) if m.type in ("warning", "error") else None)
         page.goto(f"{app_server.url}/?{query}")
         page.wait_for_selector(CHART_DRAWN, timeout=TIMEOUT_MS)
         wait_idle(page)
