@@ -420,8 +420,12 @@ def lab_runs() -> LabRuns:
 
 @st.cache_resource(max_entries=1, show_spinner=False)
 def lab_pool() -> ThreadPoolExecutor:
-    """The lab's one background worker for the whole server: lab charts are made one at a time."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epochsteps-lab")
+    """The lab's one background worker for the whole server: lab charts are made one at a time.
+    Its first job compiles the lab's kernels (or loads them from numba's cache) and makes seed
+    0's task, while the first page draws its other charts (main asks for the pool first)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="epochsteps-lab")
+    pool.submit(training.train, Setup(dataset_size=2, batch_size=1))
+    return pool
 
 
 class LabAbandoned(Exception):
@@ -1291,6 +1295,7 @@ PAGE_CSS = """<style>
 def main() -> None:
     st.html(PAGE_CSS)
     init_state()
+    lab_pool()
     values = current_values()
     st.title("Epochs vs steps")
     st.markdown(

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from .conventions import CONVENTIONS
 from .plan import Plan, make_plan
@@ -595,33 +596,28 @@ def train(
     mb_div = np.repeat(st.window_div.astype(np.float64), np.diff(np.concatenate(([-1], st.step_mb_end))))
     n_applied_mb = len(mb_div)
     w_mb = 1.0 / (mb_div * sizes[:n_applied_mb])
-    applied_samples = int(st.mb_start[n_applied_mb])
-    w_stream = np.repeat(w_mb, sizes[:n_applied_mb]).astype(np.float32)
-    yw_stream = ys_stream[:applied_samples] * w_stream
+    yw_stream = ys_stream[: int(st.mb_start[n_applied_mb])] * np.repeat(w_mb, sizes[:n_applied_mb]).astype(np.float32)
 
     theta = np.zeros(f_train.shape[1], dtype=np.float32)
-    velocity = np.zeros_like(theta) if momentum else None
+    velocity = np.zeros_like(theta)
+    step = np.empty_like(theta)
     n_epochs0 = len(sched.batches)
     epoch_loss_sum = np.zeros(n_epochs0)
-    losses: list[float] = []  # Python lists: cheaper per step than numpy item assignment
-    sq_norm = [0.0]
+    losses = np.empty(n_steps)
+    sq_norm = np.zeros(n_steps + 1)
     val_loss, val_acc = [], []
     eval_params: np.ndarray | None = None
     best_params: np.ndarray | None = None
     best_index: int | None = None
     stop_at: tuple[int, int] | None = None  # (epoch, batches done) where the rule fired
 
-    n_train = len(f_train)
-    lab = _Lab(f_train, samples, ys_stream, w_stream, yw_stream, st.mb_start, sizes, st.mb_epoch)
     ev_step, ev_kind, ev_epoch, ev_done, ev_metric = events
     ev_i, n_ev = 0, len(ev_step)
-    first_mb = np.concatenate(([0], st.step_mb_end[:-1] + 1)).tolist()
-    last_mb = st.step_mb_end.tolist()
-    mb_start = st.mb_start.tolist()
-    mb_epoch = st.mb_epoch.tolist()
-    divs = st.window_div.tolist()
-    lr32 = list(lrs.astype(np.float32))
+    first_mb = np.concatenate(([0], st.step_mb_end[:-1] + 1)).astype(np.int64)
+    last_mb = st.step_mb_end.astype(np.int64)
+    lr32 = lrs.astype(np.float32)
     ev_step_l = ev_step.tolist()
+    batches = (f_train, samples, ys_stream, yw_stream, st.mb_start, st.mb_epoch, epoch_loss_sum)
 
     def evaluate() -> None:
         nonlocal eval_params, best_params, best_index
@@ -655,48 +651,25 @@ def train(
     done = 0
     progress_every = max(1, n_steps // PROGRESS_CALLS)
     stopped = run_events(0)
-    if not stopped:
-        for k in range(n_steps):
-            i0, i1 = first_mb[k], last_mb[k]
-            a, b = mb_start[i0], mb_start[i1 + 1]
-            div = divs[k]
-            if mb_epoch[i0] == mb_epoch[i1] and 2 * (b - a) <= n_train:
-                x = f_train[samples[a:b]]
-                neg_m = (x @ theta) * ys_stream[a:b]
-                np.negative(neg_m, out=neg_m)
-                ell = np.logaddexp(np.float32(0.0), neg_m)
-                wl = float(ell @ w_stream[a:b])
-                epoch_loss_sum[mb_epoch[i0]] += wl * div
-                np.subtract(neg_m, ell, out=neg_m)
-                np.exp(neg_m, out=neg_m)
-                neg_m *= yw_stream[a:b]
-                step = neg_m @ x  # minus the gradient of the window's loss
-            else:  # a window across an epoch end (Keras, a pytorch leftover), or a huge one
-                wl, step = _slow_window(theta, i0, i1 + 1, lab, epoch_loss_sum, True)
-            losses.append(wl * div / (i1 - i0 + 1))
-            if velocity is not None:
-                velocity *= np.float32(momentum)
-                velocity += step
-                theta += lr32[k] * velocity
-            else:
-                step *= lr32[k]
-                theta += step
-            sq_norm.append(float(theta @ theta))
-            done = k + 1
-            if progress is not None and done % progress_every == 0:
-                progress(done / n_steps)
-            if run_events(k + 1):
-                stopped = True
-                break
+    while not stopped and done < n_steps:
+        # compiled steps up to the next evaluation, check or progress report: those need Python
+        end = min(n_steps, (done // progress_every + 1) * progress_every)
+        if ev_i < n_ev and ev_step_l[ev_i] > done:
+            end = min(end, ev_step_l[ev_i])
+        _sgd_steps(done, end, first_mb, last_mb, lr32, float(momentum), theta, velocity, step, losses, sq_norm, *batches)
+        done = end
+        if progress is not None and done % progress_every == 0:
+            progress(done / n_steps)
+        stopped = run_events(done)
     # micro-batches run after the last update (a leftover window never stepped, or the
     # batches between the last step and the stop) count in their epoch's mean loss
     if stopped and stop_at is not None:
         end_mb = int(st.epoch_mb_offset[stop_at[0]] + stop_at[1])
     else:
         end_mb = int(st.epoch_mb_offset[-1])
-    tail_first = last_mb[done - 1] + 1 if done else 0
+    tail_first = int(last_mb[done - 1]) + 1 if done else 0
     if end_mb > tail_first:
-        _slow_window(theta, tail_first, end_mb, lab, epoch_loss_sum, False)
+        _micro_batches(theta, tail_first, end_mb, step, False, *batches)
 
     val_losses = tuple(val_loss)
     final_setup = run_setup.replace(metrics=val_losses) if run_setup.patience is not None else run_setup
@@ -722,12 +695,12 @@ def train(
         setup=final_setup,
         plan=plan,
         seed=seed,
-        train_loss_per_step=np.array(losses, dtype=np.float64),
+        train_loss_per_step=losses[:done].copy(),
         train_loss_per_epoch=per_epoch,
         eval_global_steps=plan.evaluations.global_step.copy(),
         val_loss=np.array(val_loss, dtype=np.float64),
         val_accuracy=np.array(val_acc, dtype=np.float64),
-        param_norm=np.sqrt(np.array(sq_norm)),
+        param_norm=np.sqrt(sq_norm[: done + 1]),
         lr_per_step=lrs[:done].astype(np.float64),
         best_eval_index=best_index,
         restored_best=restored,
@@ -755,47 +728,60 @@ def _events(sched, with_checks: bool):
     return step[order], kind[order].tolist(), epoch[order], done[order], metric[order]
 
 
-@dataclass(frozen=True)
-class _Lab:
-    f_train: np.ndarray
-    samples: np.ndarray
-    ys: np.ndarray  # label sign of every sample pass
-    w: np.ndarray  # gradient weight of every applied sample pass
-    yw: np.ndarray
-    mb_start: np.ndarray
-    mb_size: np.ndarray
-    mb_epoch: np.ndarray
+# The steps run compiled: a step is a few small vector operations, and as numpy calls their
+# Python overhead was 95% of a run. Reassociation lets the dot products vectorize; no
+# finite-math flags, so a diverging run still shows its inf and nan. nogil: the server's
+# other threads run while the lab trains.
+_JIT = {"cache": True, "nogil": True, "fastmath": {"reassoc", "contract"}}
 
 
-def _slow_window(theta, i0: int, i1: int, lab: _Lab, epoch_loss_sum: np.ndarray, with_step: bool):
-    """Micro-batches i0..i1-1 together: their loss weighted for the gradient, minus the gradient,
-    and each micro-batch's mean loss added to its epoch. For a window of more than half the
-    dataset, scores every sample once and gathers scores instead of feature rows."""
-    a, b = int(lab.mb_start[i0]), int(lab.mb_start[i1])
-    idx = lab.samples[a:b]
-    n = len(lab.f_train)
-    if 2 * (b - a) > n:
-        score = lab.f_train @ theta
-        m = score[idx] * lab.ys[a:b]
-        x = None
-    else:
-        x = lab.f_train[idx]
-        m = (x @ theta) * lab.ys[a:b]
-    ell = np.logaddexp(np.float32(0.0), -m)
-    per_mb = np.add.reduceat(ell.astype(np.float64), lab.mb_start[i0:i1] - a) / lab.mb_size[i0:i1]
-    epochs = lab.mb_epoch[i0:i1]
-    lo = int(epochs[0])
-    sums = np.bincount(epochs - lo, weights=per_mb)
-    epoch_loss_sum[lo : lo + len(sums)] += sums
-    if not with_step:
-        return 0.0, None
-    wl = float(ell @ lab.w[a:b])
-    r = np.exp(-m - ell) * lab.yw[a:b]
-    if x is None:
-        step = np.bincount(idx, weights=r, minlength=n).astype(np.float32) @ lab.f_train
-    else:
-        step = r @ x
-    return wl, step
+@njit(**_JIT)
+def _micro_batches(theta, i0, i1, step, with_grad, features, samples, ys, yw, mb_start, mb_epoch, epoch_loss_sum):
+    """Micro-batches i0..i1-1 at the weights `theta`: each one's mean loss added to its
+    epoch's sum and, `with_grad`, minus the gradient of the window's loss added to `step`
+    (`yw` = label sign x gradient weight per sample pass). Returns the sum of the micro-batch mean losses."""
+    n_feat = features.shape[1]
+    total = 0.0
+    for i in range(i0, i1):
+        a, b = mb_start[i], mb_start[i + 1]
+        loss_sum = 0.0
+        for j in range(a, b):
+            row = features[samples[j]]
+            z = np.float32(0.0)
+            for c in range(n_feat):
+                z += row[c] * theta[c]
+            m = z * ys[j]
+            e = np.exp(-abs(m))
+            loss_sum += max(-m, np.float32(0.0)) + np.log1p(e)  # log(1 + e^-m), stable
+            if with_grad:
+                r = (e if m >= 0 else np.float32(1.0)) / (np.float32(1.0) + e) * yw[j]  # sigmoid(-m) x sign x weight
+                for c in range(n_feat):
+                    step[c] += r * row[c]
+        if b > a:
+            mean = loss_sum / (b - a)
+            epoch_loss_sum[mb_epoch[i]] += mean
+            total += mean
+    return total
+
+
+@njit(**_JIT)
+def _sgd_steps(k0, k1, first_mb, last_mb, lrs, momentum, theta, velocity, step, losses, sq_norm, *batches):
+    """Optimizer steps k0..k1-1: each one's window of micro-batches, its mean micro-batch
+    loss (before the update) into `losses`, the update, and the squared weight norm after it."""
+    for k in range(k0, k1):
+        step[:] = 0.0
+        i0, i1 = first_mb[k], last_mb[k] + 1
+        losses[k] = _micro_batches(theta, i0, i1, step, True, *batches) / (i1 - i0)
+        if momentum > 0.0:
+            velocity *= np.float32(momentum)
+            velocity += step
+            theta += lrs[k] * velocity
+        else:
+            theta += lrs[k] * step
+        norm = 0.0
+        for c in range(len(theta)):
+            norm += np.float64(theta[c]) ** 2
+        sq_norm[k + 1] = norm
 
 
 # -- helpers for the page ---------------------------------------------------------------
