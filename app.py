@@ -436,9 +436,9 @@ def lab_spec(kind: str, runs: tuple[training.TrainingRun, ...]) -> LabChart:
     """The loss chart of one run or the side-by-side of two, as the tables that fill its
     template (the page builds the template once per shape: chart_template)."""
     if kind == "loss":
-        drawing = lab_charts.loss_drawing(*runs)
+        drawing = lab_charts.loss_drawing(*runs, budget=PAGE_BUDGET)
     else:  # stacked: side by side the two panels need ~650 px and would be cut off on a phone
-        drawing = lab_charts.comparison_drawing(*runs, width=290, height=170, columns=1)
+        drawing = lab_charts.comparison_drawing(*runs, width=290, height=170, columns=1, budget=PAGE_BUDGET // 2)
     datasets = {k: arrow_bytes(v) for k, v in sorted(drawing.tables.items())}
     downsized = runs[0].downsized.text if kind == "loss" and runs[0].downsized is not None else None
     return LabChart(drawing.kind, drawing.shape, datasets, drawing.description, downsized)
@@ -617,9 +617,16 @@ def await_lab_chart(job: tuple, text: str, jobs: tuple[tuple, ...], store: LabRu
     return chart
 
 
+def lab_ready(values: dict, setup: Setup) -> bool:
+    """Whether the lab's worker has made every chart of this setup's lab section already."""
+    store = lab_runs()
+    return all(store.chart(job) is not None for job in lab_jobs(setup, values["seed"])[0])
+
+
 def lab_section(values: dict, setup: Setup) -> None:
-    """Drawn into its place after the rest of the page (see main), so the page's own charts are
-    in the browser while the lab's worker makes these (runs trained, tables built). The lab is
+    """Drawn in its place when its charts are made already; otherwise after the rest of the
+    page (see main), so the page's own charts are in the browser while the lab's worker makes
+    these (runs trained, tables built). The lab is
     drawn in the same script run: a polling fragment would rerun with the browser's widget
     states, and a slider moved during one of its runs had its on_change applied there and then
     undone by the page's own rerun (Streamlit 1.67: a lost move, seen in the load test)."""
@@ -1333,7 +1340,11 @@ def main() -> None:
         tradeoff_section(plan)
         learning_rate_section(plan)
         early_stopping_section(values, outcome, lab)
-        lab_slot = st.container(key="see_it_train")  # filled last, below
+        lab_slot = st.container(key="see_it_train")
+        if lab_ready(values, plan.setup):  # made already (the idle worker's guess, or seen before): drawn in its place now
+            with lab_slot:
+                lab_section(values, plan.setup)
+            lab_slot = None
         quiz_section(plan.setup)
     translator_section(plan.setup)
     st.header("Share and export")
@@ -1341,7 +1352,7 @@ def main() -> None:
     export_section(plan, values["seed"])
     glossary_section()
     if lab_slot is not None:
-        with lab_slot:  # the rest of the page is drawn while the lab trains
+        with lab_slot:  # the rest of the page is drawn while the lab's worker makes its charts
             lab_section(values, plan.setup)
     prefetch_next(values)
 

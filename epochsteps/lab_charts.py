@@ -130,12 +130,12 @@ def loss_chart(run: TrainingRun, height: int = 260) -> alt.TopLevelMixin:
     return ch.chart(loss_drawing(run, height))
 
 
-def loss_drawing(run: TrainingRun, height: int = 260) -> ch.Drawing:
+def loss_drawing(run: TrainingRun, height: int = 260, budget: int = STEP_ROWS) -> ch.Drawing:
     desc = describe_run(run)
     if run.optimizer_steps == 0:
         return ch._empty_drawing("lab_loss", "No optimizer step was made in this run.", desc)
     plan = run.plan
-    steps, epochs, evals = step_table(run), epoch_table(run), eval_table(run)
+    steps, epochs, evals = step_table(run, budget), epoch_table(run), eval_table(run)
     kinds = ["training loss per step", "training loss, epoch mean"]
     if len(evals):
         kinds.append("validation loss")
@@ -288,11 +288,11 @@ def comparison_chart(
 
 
 def comparison_drawing(
-    small: TrainingRun, large: TrainingRun, width: int = 300, height: int = 200, columns: int = 2
+    small: TrainingRun, large: TrainingRun, width: int = 300, height: int = 200, columns: int = 2, budget: int = COMPARE_STEP_ROWS
 ) -> ch.Drawing:
     tables, titles = {}, {}
     for i, run in enumerate((small, large)):
-        steps = step_table(run, COMPARE_STEP_ROWS)
+        steps = step_table(run, budget)
         ep = epoch_table(run, COMPARE_EPOCH_ROWS).rename(columns={"from_epoch": "epoch_frac"})
         tables[f"steps_{i}"] = steps
         tables[f"epochs_{i}"] = ep[["epoch", "epoch_frac", "to_epoch", "loss"]]

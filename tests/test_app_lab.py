@@ -26,6 +26,7 @@ from epochsteps.setup import SetupError
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 MAX_ROWS = 5_000
+PAGE_ROWS = 600  # a chart's rows on the page: about one per pixel of its plot
 
 
 LAB_TRAINING = ("Training the lab model on this setup", "Training with batch")  # the lab's pending state
@@ -333,6 +334,13 @@ def test_lab_charts_stay_within_the_row_budget_at_the_extremes():
     at = run({"dataset_size": "1000000000", "batch_size": "1", "epochs": "10000", "seed": "111"})
     loss, compare = lab_specs(at)
     assert len(loss) == 1 and len(compare) == 1
+    step_rows = {}
     for chart in at.get("vega_lite_chart"):
         for dataset in chart.proto.datasets:
-            assert pa.ipc.open_stream(dataset.data.data).read_all().num_rows <= MAX_ROWS
+            rows = pa.ipc.open_stream(dataset.data.data).read_all().num_rows
+            assert rows <= MAX_ROWS
+            if dataset.name.startswith("steps"):
+                step_rows[dataset.name] = rows
+    # 20,000 real steps each: on the page about one point per pixel of the plot (exports keep lab_charts.STEP_ROWS)
+    assert 300 <= step_rows.pop("steps") <= PAGE_ROWS
+    assert step_rows.keys() == {"steps_0", "steps_1"} and all(150 <= n <= PAGE_ROWS // 2 for n in step_rows.values())
