@@ -1089,14 +1089,15 @@ MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
 CHART_NAMES = {kind: f"{EXPORT_TITLES[kind]} chart (its numbers are in the text under it)" for kind in DRAWINGS}
 
 
-def answer_box(question: quiz.Question, key: str, prompt: bool = True) -> None:
-    """A text box for one number, judged by the core, with the worked reasoning."""
+def answer_box(question: quiz.Question, key: str, prompt: bool = True) -> bool:
+    """A text box for one number, judged by the core, with the worked reasoning. True once
+    the answer in it is right."""
     if prompt:
         st.markdown(us.plain(question.prompt))
     digest = hashlib.sha1(question.prompt.encode()).hexdigest()[:12]  # a new question gets a fresh box
     text = st.text_input("Your answer (a number)", key=f"{key}_{digest}", max_chars=quiz.MAX_ANSWER_CHARS, placeholder="a number")
     if not text.strip():
-        return
+        return False
     verdict = quiz.check(question, text)
     if verdict.correct is None:
         st.warning(us.plain(verdict.feedback))
@@ -1106,14 +1107,19 @@ def answer_box(question: quiz.Question, key: str, prompt: bool = True) -> None:
         st.error(us.plain(verdict.feedback), icon=":material/cancel:")
     if verdict.reasoning:
         st.markdown(f"**Worked reasoning:** {us.plain(verdict.reasoning)}")
+    return bool(verdict.correct)
 
 
-def lesson_section(values: dict) -> None:
-    """The lesson's guided task (built-in text), each part checked against the current setup."""
+def lesson_section(values: dict) -> bool:
+    """The lesson's guided task (built-in text), each part checked against the current setup.
+    Whether the page may show its numbers: always without a lesson; with one, once every task
+    the learner can do now is answered right, or they ask to see the answers (the cards and
+    charts would otherwise give each answer away next to its question)."""
     lesson = lesson_mode().lesson
     if lesson is None:
-        return
+        return True
     setup = outcome_for(tuple(values.items())).setup
+    answered = True
     with st.container(border=True, key="lesson_box"):
         st.header(f"Lesson: {lesson.title}")
         st.markdown(us.plain(lesson.intro))
@@ -1129,7 +1135,9 @@ def lesson_section(values: dict) -> None:
             if question is None:
                 st.markdown("*This task does not apply to the current setup.*")
                 continue
-            answer_box(question, f"lesson_{number}", prompt=False)
+            answered = answer_box(question, f"lesson_{number}", prompt=False) and answered
+        shown = st.toggle("Show the answers", key="lesson_show_answers", help="Show the page's numbers and charts before answering.")
+    return answered or shown
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -1299,28 +1307,10 @@ PAGE_CSS = """<style>
 </style>"""
 
 
-def main() -> None:
-    st.html(PAGE_CSS)
-    init_state()
-    lab_pool()
-    values = current_values()
-    st.title("Epochs vs steps")
-    st.markdown(
-        "An **epoch** is one pass over the data; an **optimizer step** is one parameter update. "
-        "Move the controls to see how many steps your setup takes, counted the way PyTorch, the HF Trainer, Lightning and Keras count them."
-    )
-    if values != st.session_state.get("_url_values"):
-        st.session_state["_url_notices"] = []  # the link's notices describe the link, not later moves
-        st.session_state["_lesson_notices"] = ()
-    lesson_section(values)
-    controls_section(values)
-    notices_section()
-    outcome = outcome_for(tuple(values.items()))
-    sync_url(values)
-    if outcome.plan is None:
-        st.warning(us.plain(outcome.explanation), icon=":material/block:")
-        glossary_section()
-        return
+def results_section(values: dict, outcome: us.Outcome):
+    """Everything the setup's numbers show: cards and formula, charts, the lab's slot, the quiz
+    and the translator. Returns the outcome drawn (the lab's losses may decide early stopping)
+    and the lab's slot when its charts are still to be made (filled at the end of the run)."""
     lab = None
     if values["early_stopping"] and values["metric_source"] == "lab" and not us.dead_end(outcome.plan):
         lab = lab_run(outcome.setup, values["seed"], st.empty(), "Training the lab model for its validation losses")
@@ -1347,6 +1337,37 @@ def main() -> None:
             lab_slot = None
         quiz_section(plan.setup)
     translator_section(plan.setup)
+    return outcome, lab_slot
+
+
+def main() -> None:
+    st.html(PAGE_CSS)
+    init_state()
+    lab_pool()
+    values = current_values()
+    st.title("Epochs vs steps")
+    st.markdown(
+        "An **epoch** is one pass over the data; an **optimizer step** is one parameter update. "
+        "Move the controls to see how many steps your setup takes, counted the way PyTorch, the HF Trainer, Lightning and Keras count them."
+    )
+    if values != st.session_state.get("_url_values"):
+        st.session_state["_url_notices"] = []  # the link's notices describe the link, not later moves
+        st.session_state["_lesson_notices"] = ()
+    answered = lesson_section(values)
+    controls_section(values)
+    notices_section()
+    outcome = outcome_for(tuple(values.items()))
+    sync_url(values)
+    if outcome.plan is None:
+        st.warning(us.plain(outcome.explanation), icon=":material/block:")
+        glossary_section()
+        return
+    lab_slot = None
+    if answered:
+        outcome, lab_slot = results_section(values, outcome)
+    else:
+        st.info(lessons.HIDDEN_UNTIL_ANSWERED, icon=":material/visibility_off:")
+    plan = outcome.plan
     st.header("Share and export")
     share_section(values, plan, values["seed"])
     export_section(plan, values["seed"])

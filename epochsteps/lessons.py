@@ -18,6 +18,11 @@ from .setup import Setup
 from .urlstate import CONTROLS, DEFAULTS, echo
 
 LESSON_KEYS = ("lesson", "hide", "lock")
+# shown in place of the page's numbers while a lesson's open tasks are unanswered (Markdown, built in)
+HIDDEN_UNTIL_ANSWERED = (
+    "The lesson keeps the page's numbers and charts hidden until you have answered its tasks above"
+    " (or switched on *Show the answers*): work each one out first, then see it on the page."
+)
 MAX_NAMES = 50  # names read from one hide= / lock= list
 
 

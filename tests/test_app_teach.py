@@ -84,23 +84,31 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     assert not {"grad_accum", "devices", "max_steps", "lr_schedule", "early_stopping", "preset", "seed"} & keys
     assert at.query_params["lesson"] == "steps-per-epoch"
     values = lessons.lesson_values("steps-per-epoch")
-    assert cards(at) == expected_cards(values)
+    # the answers stay hidden (cards, charts, translator) until the learner has answered
+    assert cards(at) == {} and not at.get("vega_lite_chart") and "Framework translator" not in [h.value for h in at.header]
+    assert any(i.value == lessons.HIDDEN_UNTIL_ANSWERED for i in at.info)
     # task 1 is answered against the core; task 2 waits for drop_last
     first, second, _ = lesson.parts
     question = first.question(us.values_to_setup(values).setup)
     assert f"*{second.todo()}*" in [plain(m.value) for m in at.markdown]
+    answer(at, "lesson_1", str(question.answer + 1))
+    assert "Not quite" in plain(at.error[0].value) and cards(at) == {}  # a wrong answer reveals nothing
     answer(at, "lesson_1", str(question.answer))
     assert plain(at.success[0].value) == f"Right: {question.answer:,} optimizer steps."
     assert plain(question.reasoning) in plain(markdown_text(at))
-    answer(at, "lesson_1", str(question.answer + 1))
-    assert "Not quite" in plain(at.error[0].value)
+    assert cards(at) == expected_cards(values) and at.get("vega_lite_chart")  # answered: the page shows it
     at.checkbox(key="drop_last").check().run()
     dropped = {**values, "drop_last": True}
     q2 = second.question(us.values_to_setup(dropped).setup)
     assert q2.answer != question.answer  # drop_last changes the count
     assert f"*{second.todo()}*" not in [plain(m.value) for m in at.markdown]
+    assert cards(at) == {}  # task 2 is open now: hidden again until it is answered
     answer(at, "lesson_2", f"{q2.answer:,}")
     assert any(plain(s.value) == f"Right: {q2.answer:,} optimizer steps." for s in at.success)
+    answer(at, "lesson_3", "0")  # task 3 (samples dropped) is ready too, answered wrong
+    assert cards(at) == {}
+    at.toggle(key="lesson_show_answers").set_value(True).run()  # the learner gives up: the page shows it all
+    assert not at.exception and cards(at) == expected_cards(dropped)
 
 
 def test_hide_and_lock_lists_keep_the_links_values():

@@ -46,13 +46,13 @@ def wait_idle(page) -> None:
     )
 
 
-def open_page(browser, url: str, width: int = 1280):
+def open_page(browser, url: str, width: int = 1280, heading: str = "See it train"):
     page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
-    page.get_by_role("heading", name="See it train").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("heading", name=heading).wait_for(timeout=TIMEOUT_MS)
     wait_idle(page)
     return page, errors
 
@@ -210,10 +210,13 @@ def serious_violations(page) -> list[str]:
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_new_sections_screenshots_and_accessibility(app_server, browser, output_dir, width):
-    page, errors = open_page(browser, f"{app_server.url}/?lesson=steps-per-epoch", width=width)
+    page, errors = open_page(browser, f"{app_server.url}/?lesson=steps-per-epoch", width=width, heading="Lesson: Steps per epoch and drop_last")
+    assert page.get_by_role("heading", name="See it train").count() == 0  # hidden until the task is answered
     page.get_by_label("Your answer (a number)").first.fill("16")
     page.get_by_label("Your answer (a number)").first.press("Enter")
     page.get_by_text("Right: 16 optimizer steps.").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("heading", name="See it train").wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
     for label in ("Questions about your setup", "Share: a link", "Export: charts"):
         open_expander(page, label)
     height = page.evaluate("() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
