@@ -45,13 +45,19 @@ MARKER_KIND = {"best": "best checkpoint", "stop": "early stop", "max_steps": "ma
 
 # -- helpers ------------------------------------------------------------------------------
 
-# 12,500 -> "12.5k"; k, M, B, T as ML papers write them (Vega's "~s" would say "G")
-ABBREVIATE = (
-    "abs(datum.value) >= 1e12 ? format(datum.value / 1e12, '.3~g') + 'T' : "
-    "abs(datum.value) >= 1e9 ? format(datum.value / 1e9, '.3~g') + 'B' : "
-    "abs(datum.value) >= 1e6 ? format(datum.value / 1e6, '.3~g') + 'M' : "
-    "abs(datum.value) >= 1e4 ? format(datum.value / 1e3, '.3~g') + 'k' : format(datum.value, ',~g')"
-)
+def abbreviate(top: str) -> str:
+    """A tick label expression in the unit of `top` (a Vega expression): 12,500 -> "12.5k";
+    k, M, B, T as ML papers write them (Vega's "~s" would say "G"). A linear axis passes its
+    largest value, so every label has the same unit (never "9,000" next to "10k")."""
+    units = [(12, "T"), (9, "B"), (6, "M"), (3, "k")]
+    expr = "format(datum.value, ',~g')"
+    for power, unit in reversed(units):
+        cut = 4 if unit == "k" else power  # below 10,000 the number in full
+        expr = f"{top} >= 1e{cut} ? format(datum.value / 1e{power}, '.3~g') + '{unit}' : {expr}"
+    return f"datum.value == 0 ? '0' : {expr}"
+
+
+ABBREVIATE = abbreviate("abs(datum.value)")  # each label on its own: a log axis spans several units
 
 
 def chart_rows(chart: alt.TopLevelMixin) -> int:
@@ -120,7 +126,7 @@ def _title(text: str, *lines: str) -> alt.TitleParams:
 
 def _quantity_axis(top: float, **kwargs) -> alt.Axis:
     if top >= 10**4:
-        kwargs["labelExpr"] = ABBREVIATE
+        kwargs["labelExpr"] = abbreviate(repr(float(top)))
     else:
         kwargs.update(format=",d", tickMinStep=1)  # counts: no repeated integer labels
     return alt.Axis(labelOverlap="greedy", **kwargs)
@@ -277,7 +283,7 @@ def _steps_axis(field: str = "step") -> alt.X:
         f"{field}:Q",
         title="optimizer step (global step)",
         scale=alt.Scale(domain=alt.ExprRef(expr=f"[0, max(1, {meta('total')})]"), nice=False),
-        axis=alt.Axis(labelOverlap="greedy", grid=False, labelExpr=ABBREVIATE, tickMinStep=1),
+        axis=alt.Axis(labelOverlap="greedy", grid=False, labelExpr=abbreviate(meta("total")), tickMinStep=1),
     )
 
 
@@ -577,7 +583,7 @@ def _inside_epoch_template(height: int) -> alt.LayerChart:
         "start:Q",
         title="sample position in the epoch (all devices)",
         scale=alt.Scale(domain=alt.ExprRef(expr=f"[0, {meta('top')}]"), nice=False),
-        axis=alt.Axis(labelOverlap="greedy", grid=False, labelExpr=ABBREVIATE, tickMinStep=1),
+        axis=alt.Axis(labelOverlap="greedy", grid=False, labelExpr=abbreviate(meta("top")), tickMinStep=1),
     )
     tips = [
         alt.Tooltip("kind:N", title="segment"),

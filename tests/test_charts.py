@@ -353,3 +353,23 @@ def test_the_live_legend_lists_only_the_kinds_present():
     assert {"partial last batch", "max_steps cut"} <= set(texts)
     assert not {"evaluation", "early stop", "best checkpoint"} & set(texts)
     assert drawing.tables[ch.META].iloc[0]["title"] == drawing.titles["title"][0] == "25 optimizer steps over 3 epochs"
+
+
+@pytest.mark.parametrize("total", [9_000, 20_000, 90_000, 3_500_000])
+def test_a_step_axis_writes_every_tick_in_one_unit(total):
+    """The step axis's labels take the unit of its end (the plan's total): "2k ... 20k", never
+    "9,000" next to "10k"."""
+    import re
+
+    plan = make_plan(Setup(dataset_size=total, batch_size=1, epochs=1))
+    drawing = ch.timeline_drawing(plan)
+    spec = ch.live_spec("timeline", drawing.shape)
+    spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+    spec["width"] = 600
+    texts = svg_texts(vlc.vegalite_to_svg(spec))
+    axis = texts[: texts.index("optimizer step (global step)")]  # the axis's labels come before its title
+    ticks = [t for t in axis if re.fullmatch(r"[\d.,]+[kM]?", t) and t != "0"]
+    unit = {10**6: "M", 10**4: "k"}
+    want = next((u for top, u in unit.items() if total >= top), "")
+    assert len(ticks) >= 3, texts
+    assert all(t.endswith(want) if want else t[-1].isdigit() for t in ticks), ticks
