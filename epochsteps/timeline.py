@@ -190,7 +190,7 @@ def step_table(plan: Plan, budget: int | None = None) -> pd.DataFrame:
 def epoch_boundaries(plan: Plan, budget: int | None = None, max_labels: int = 8) -> pd.DataFrame:
     """One row per epoch that started (every k-th beyond the budget, the last kept):
     epoch (1-based), step_start, step (global step at its end), samples (so far at its
-    end), completed, label ("epoch 3") and labelled (a thinned set for the chart)."""
+    end), completed and labelled (a thinned set for the chart to write the number of)."""
     budget = _budget(budget)
     n = plan.epochs_started
     every = max(1, math.ceil(n / budget))
@@ -207,7 +207,6 @@ def epoch_boundaries(plan: Plan, budget: int | None = None, max_labels: int = 8)
         "step": plan.epoch_end_global_steps[idx],
         "samples": np.cumsum(plan.samples_per_epoch)[idx] if n else np.zeros(0, dtype=np.int64),
         "completed": plan.completed[idx],
-        "label": [f"epoch {v:,}" for v in epoch],
         "labelled": labelled,
     }
     how = "one row per epoch" if every == 1 else f"one row per {every:,} epochs"

@@ -135,7 +135,7 @@ def test_epoch_boundaries_match_the_plan_and_thin_labels():
     bounds = tl.epoch_boundaries(plan, max_labels=10)
     np.testing.assert_array_equal(bounds["step"], plan.epoch_end_global_steps)
     np.testing.assert_array_equal(bounds["step_start"], plan.epoch_start_global_steps)
-    assert bounds["label"].iloc[2] == "epoch 3"
+    assert bounds["epoch"].iloc[2] == 3
     assert bounds.attrs["label_stride"] == 10
     assert list(bounds.loc[bounds["labelled"], "epoch"]) == list(range(10, 91, 10))
 
