@@ -238,12 +238,18 @@ def _loss_template(height: int) -> alt.LayerChart:
     return alt.layer(*layers).properties(width="container", height=height, title=ch.title_slot())
 
 
+def _ordinal(n: int) -> str:
+    """2 -> "2nd", 20 -> "20th", 1,000 -> "1,000th"."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
 def _rows_note(table: pd.DataFrame, unit: str) -> str:
     n = table.attrs["full_rows"]
     stride = table.attrs["stride"]
     if stride == 1:
         return f"{n:,} {unit}s, each one parameter update"
-    return f"{n:,} {unit}s; every {stride:,}th shown"
+    return f"{n:,} {unit}s; every {_ordinal(stride)} shown"
 
 
 def describe_run(run: TrainingRun) -> str:
@@ -296,10 +302,11 @@ def comparison_drawing(
         ep = epoch_table(run, COMPARE_EPOCH_ROWS).rename(columns={"from_epoch": "epoch_frac"})
         tables[f"steps_{i}"] = steps
         tables[f"epochs_{i}"] = ep[["epoch", "epoch_frac", "to_epoch", "loss"]]
+        stride = steps.attrs["stride"]
         titles[f"panel_{i}"] = (
             f"batch {run.setup.batch_size:,}: {run.optimizer_steps:,} steps",
-            f"spread of the step loss around its epoch mean: {step_noise(run):.3f}"
-            + ("" if steps.attrs["stride"] == 1 else f"; every {steps.attrs['stride']:,}th step shown"),
+            f"spread of the step loss around its epoch mean: {step_noise(run):.3f}",
+            *([] if stride == 1 else [f"every {_ordinal(stride)} step shown"]),  # a line of its own: fits at 390 px
         )
     epochs = max(small.plan.epochs_started, large.plan.epochs_started, 1)
     return ch.make_drawing(
