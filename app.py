@@ -1113,8 +1113,9 @@ def answer_box(question: quiz.Question, key: str, prompt: bool = True) -> bool:
 def lesson_section(values: dict) -> bool:
     """The lesson's guided task (built-in text), each part checked against the current setup.
     Whether the page may show its numbers: always without a lesson; with one, once every task
-    the learner can do now is answered right, or they ask to see the answers (the cards and
-    charts would otherwise give each answer away next to its question)."""
+    the learner can do now is answered right (but for tasks answered by reading the charts),
+    or they ask to see the answers (the cards and charts would otherwise give each answer
+    away next to its question)."""
     lesson = lesson_mode().lesson
     if lesson is None:
         return True
@@ -1135,7 +1136,8 @@ def lesson_section(values: dict) -> bool:
             if question is None:
                 st.markdown("*This task does not apply to the current setup.*")
                 continue
-            answered = answer_box(question, f"lesson_{number}", prompt=False) and answered
+            right = answer_box(question, f"lesson_{number}", prompt=False)
+            answered = answered and (right or part.looks)
         shown = st.toggle("Show the answers", key="lesson_show_answers", help="Show the page's numbers and charts before answering.")
     return answered or shown
 

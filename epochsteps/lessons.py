@@ -34,6 +34,7 @@ class Part:
     kind: str  # a quiz kind
     params: Mapping[str, Any] = field(default_factory=dict)  # quiz.question parameters
     requires: Mapping[str, Any] = field(default_factory=dict)  # control values the task assumes
+    looks: bool = False  # answered by reading the page's charts: they show while it is open
 
     def ready(self, values: Mapping[str, Any]) -> bool:
         """The learner has set what the task asks for (e.g. turned drop_last on)."""
@@ -133,7 +134,7 @@ LESSONS: dict[str, Lesson] = {
                     "earliest_stop",
                     params={"ask": "epoch"},
                 ),
-                Part("Now look at the validation curve: in which epoch does training actually end?", "early_stop"),
+                Part("Now look at the validation curve: in which epoch does training actually end?", "early_stop", looks=True),
             ),
         ),
         Lesson(

@@ -111,6 +111,20 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     assert not at.exception and cards(at) == expected_cards(dropped)
 
 
+def test_a_task_answered_from_the_charts_shows_them():
+    """The early-stopping lesson's second task is read off the validation curve: once the
+    first is answered the page shows its charts, with the second still open."""
+    at = run({"lesson": "early-stopping"})
+    lesson = lessons.LESSONS["early-stopping"]
+    first, second = lesson.parts
+    assert not first.looks and second.looks
+    assert cards(at) == {} and not at.get("vega_lite_chart")
+    setup = us.values_to_setup(lessons.lesson_values("early-stopping")).setup
+    answer(at, "lesson_1", str(first.question(setup).answer))
+    assert cards(at) == expected_cards(lessons.lesson_values("early-stopping")) and at.get("vega_lite_chart")
+    assert "Early stopping" in [h.value for h in at.header]
+
+
 def test_hide_and_lock_lists_keep_the_links_values():
     at = run({"hide": "devices,grad_accum", "lock": "epochs", "batch_size": "64"})
     assert not at.warning
