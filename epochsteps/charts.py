@@ -49,10 +49,8 @@ def abbreviate(top: str) -> str:
     """A tick label expression in the unit of `top` (a Vega expression): 12,500 -> "12.5k";
     k, M, B, T as ML papers write them (Vega's "~s" would say "G"). A linear axis passes its
     largest value, so every label has the same unit (never "9,000" next to "10k")."""
-    units = [(12, "T"), (9, "B"), (6, "M"), (3, "k")]
-    expr = "format(datum.value, ',~g')"
-    for power, unit in reversed(units):
-        cut = 4 if unit == "k" else power  # below 10,000 the number in full
+    expr = "format(datum.value, ',~g')"  # below 10,000: the number in full
+    for cut, power, unit in ((4, 3, "k"), (6, 6, "M"), (9, 9, "B"), (12, 12, "T")):  # innermost first
         expr = f"{top} >= 1e{cut} ? format(datum.value / 1e{power}, '.3~g') + '{unit}' : {expr}"
     return f"datum.value == 0 ? '0' : {expr}"
 

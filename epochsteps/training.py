@@ -733,7 +733,7 @@ def _events(sched, with_checks: bool):
 # finite-math flags, so a diverging run still shows its inf and nan. nogil: the server's
 # other threads run while the lab trains.
 _JIT = {"cache": True, "nogil": True, "fastmath": {"reassoc", "contract"}}
-CHUNK = 32
+CHUNK = 32  # samples whose margins are computed before their losses and gradient (see _micro_batches)
 
 
 @njit(**_JIT)
