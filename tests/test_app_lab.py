@@ -344,3 +344,32 @@ def test_lab_charts_stay_within_the_row_budget_at_the_extremes():
     # 20,000 real steps each: on the page about one point per pixel of the plot (exports keep lab_charts.STEP_ROWS)
     assert 300 <= step_rows.pop("steps") <= PAGE_ROWS
     assert step_rows.keys() == {"steps_0", "steps_1"} and all(150 <= n <= PAGE_ROWS // 2 for n in step_rows.values())
+
+
+def test_a_made_lab_is_drawn_in_its_place_and_one_still_training_last(monkeypatch):
+    """The lab's section goes to the browser in page order once its charts are made (the
+    idle worker's guess, a setup seen before); while they are being made, after everything
+    else, so the page's own sections are not held up behind the training."""
+    import streamlit.testing.v1.local_script_runner as lsr
+
+    sent: list[list] = []  # each run's messages, in the order the page sent them
+    real = lsr.parse_tree_from_messages
+
+    def spy(messages):
+        sent.append(list(messages))
+        return real(messages)
+
+    monkeypatch.setattr(lsr, "parse_tree_from_messages", spy)
+
+    def headers() -> list[str]:
+        elements = [m.delta.new_element for m in sent[-1] if m.HasField("delta") and m.delta.HasField("new_element")]
+        return [e.heading.body for e in elements if e.WhichOneof("type") == "heading"]
+
+    at = run({"seed": "117", "dataset_size": "1000", "batch_size": "16", "epochs": "2"})
+    first = headers()
+    assert first.index("See it train") > first.index("Glossary")  # trained for this visit: drawn last
+    at.run()
+    assert not at.exception
+    again = headers()
+    assert again.index("Early stopping") < again.index("See it train") < again.index("Framework translator")
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
