@@ -29,7 +29,7 @@ def total_steps(query: dict) -> str:
 
 
 # the lab's heaviest corner: one-sample batches in windows of 150, at the work budget (~0.6 s a run)
-SLOW_LAB = {"dataset_size": "50000", "batch_size": "8", "epochs": "60", "framework": "lightning", "grad_accum": "150", "seed": "41"}
+SLOW_LAB = {"dataset_size": "50000", "batch_size": "64", "epochs": "60", "framework": "lightning", "grad_accum": "150", "seed": "41"}
 TOTAL_1 = total_steps({**SLOW_LAB, "batch_size": "1"})
 TIMEOUT_MS = 90_000
 
@@ -136,10 +136,16 @@ def test_a_slow_lab_run_shows_training_then_its_charts_in_one_rerun(app_server, 
     page.evaluate(WATCH_TOTAL)
     page.get_by_role("slider", name="Batch size (per device)").focus()
     moved = time.monotonic()
-    page.keyboard.press("Home")  # 8 -> 1: runs nobody has asked for (the idle worker guessed 16, with 4 and 64)
-    page.wait_for_function(
-        "() => window.__lab.some(([t, text]) => text.startsWith('Training the lab model on this setup'))", timeout=TIMEOUT_MS
-    )
+    page.keyboard.press("Home")  # 64 -> 1: runs nobody has asked for (the idle worker's guess, 128 or 32, pairs them with 32 and 512 or 8 and 128)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "() => window.__lab.some(([t, text]) => text.startsWith('Training the lab model on this setup'))", timeout=TIMEOUT_MS
+        )
+    except PlaywrightTimeout:  # say what the lab's section showed instead
+        shown = page.locator(LAB).inner_text()[:600]
+        raise AssertionError(f"no training bar; bars seen {page.evaluate('() => window.__lab')}; the lab showed: {shown!r}") from None
     page.wait_for_function(
         f"() => window.__lab.length >= 2 && window.__lab.at(-1)[1] === '' && ({LAB_DRAWN})({json.dumps(LAB)})", timeout=TIMEOUT_MS
     )
