@@ -145,7 +145,11 @@ def test_a_slow_lab_run_shows_training_then_its_charts_in_one_rerun(app_server, 
         )
     except PlaywrightTimeout:  # say what the lab's section showed instead
         shown = page.locator(LAB).inner_text()[:600]
-        raise AssertionError(f"no training bar; bars seen {page.evaluate('() => window.__lab')}; the lab showed: {shown!r}") from None
+        slider = page.get_by_role("slider", name="Batch size (per device)").get_attribute("value")
+        raise AssertionError(
+            f"no training bar; slider at {slider!r}; totals seen {page.evaluate('() => window.__total')};"
+            f" bars seen {page.evaluate('() => window.__lab')}; the lab showed: {shown!r}"
+        ) from None
     page.wait_for_function(
         f"() => window.__lab.length >= 2 && window.__lab.at(-1)[1] === '' && ({LAB_DRAWN})({json.dumps(LAB)})", timeout=TIMEOUT_MS
     )
