@@ -28,7 +28,7 @@ def total_steps(query: dict) -> str:
     return next(c.value for c in explain.metric_cards(plan) if c.label == "Total optimizer steps")
 
 
-# the lab's heaviest corner: one-sample batches in windows of 150, at the work budget (~0.6 s a run)
+# moved to batch 1, the lab's heaviest corner: one-sample batches in windows of 150, at the work budget (~0.4 s a run)
 SLOW_LAB = {"dataset_size": "50000", "batch_size": "64", "epochs": "60", "framework": "lightning", "grad_accum": "150", "seed": "41"}
 TOTAL_1 = total_steps({**SLOW_LAB, "batch_size": "1"})
 TIMEOUT_MS = 90_000
@@ -111,7 +111,7 @@ LAB_DRAWN = """(LAB) => {
 
 
 def test_a_slow_lab_run_shows_training_then_its_charts_in_one_rerun(app_server, browser):
-    """At the lab's work budget a lab chart takes about 1 s to make: a slider move draws the rest
+    """At the lab's work budget a lab chart takes about half a second to make: a slider move draws the rest
     of the page at once, with a bar where the lab's charts go, then the charts in the same script run:
     the browser sends one rerun per move (a polling fragment would send more, and its reruns
     lost slider moves)."""
