@@ -27,6 +27,7 @@ import altair as alt
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from epochsteps import charts, explain, exports, lab_charts, lessons, quiz, share, training
 from epochsteps import urlstate as us
@@ -625,11 +626,11 @@ def lab_ready(values: dict, setup: Setup) -> bool:
 
 def lab_section(values: dict, setup: Setup) -> None:
     """Drawn in its place when its charts are made already; otherwise after the rest of the
-    page (see main), so the page's own charts are in the browser while the lab's worker makes
-    these (runs trained, tables built). The lab is
-    drawn in the same script run: a polling fragment would rerun with the browser's widget
-    states, and a slider moved during one of its runs had its on_change applied there and then
-    undone by the page's own rerun (Streamlit 1.67: a lost move, seen in the load test)."""
+    page (see results_section and main), so the page's own charts are in the browser while the
+    lab's worker makes these (runs trained, tables built). Either way in the same script run:
+    a polling fragment would rerun with the browser's widget states, and a slider moved during
+    one of its runs had its on_change applied there and then undone by the page's own rerun
+    (Streamlit 1.67: a lost move, seen in the load test)."""
     st.header("See it train")
     st.markdown(
         "A real, tiny model (logistic regression on random features of two noisy spirals) trained by mini-batch SGD"
@@ -1309,7 +1310,7 @@ PAGE_CSS = """<style>
 </style>"""
 
 
-def results_section(values: dict, outcome: us.Outcome):
+def results_section(values: dict, outcome: us.Outcome) -> tuple[us.Outcome, DeltaGenerator | None]:
     """Everything the setup's numbers show: cards and formula, charts, the lab's slot, the quiz
     and the translator. Returns the outcome drawn (the lab's losses may decide early stopping)
     and the lab's slot when its charts are still to be made (filled at the end of the run)."""

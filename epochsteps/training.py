@@ -98,7 +98,10 @@ def _fixed_parts(seed: int) -> tuple[np.ndarray, ...]:
     w = r_feat.normal(0.0, BANDWIDTH, (2, FEATURES))
     b = r_feat.uniform(0.0, 2.0 * np.pi, FEATURES)
     x_val, y_val = _spirals(r_val_u, r_val_n, VAL_SIZE)
-    return w, b, x_val, y_val, _features(x_val, w, b)
+    parts = (w, b, x_val, y_val, _features(x_val, w, b))
+    for a in parts:
+        a.flags.writeable = False  # shared by every task of this seed
+    return parts
 
 
 @lru_cache(maxsize=2)
@@ -123,8 +126,6 @@ def make_task(n_train: int, seed: int = 0) -> Task:
         raise SetupError("dataset_size", n_train, f"the lab trains 1 to {MAX_TRAIN_SAMPLES:,} samples")
     _, _, x_val, y_val, f_val = _fixed_parts(seed)
     x_tr, y_tr, f_tr = _training_pool(seed)
-    for a in (x_val, y_val, f_val):
-        a.flags.writeable = False  # shared by the caches
     return Task(x_tr[:n_train], y_tr[:n_train], x_val, y_val, f_tr[:n_train], f_val)
 
 
@@ -618,7 +619,7 @@ def train(
     last_mb = st.step_mb_end.astype(np.int64)
     lr32 = lrs.astype(np.float32)
     ev_step_l = ev_step.tolist()
-    batches = (f_train, samples, ys_stream, yw_stream, st.mb_start, st.mb_epoch, epoch_loss_sum)
+    arrays = (f_train, samples, ys_stream, yw_stream, st.mb_start, st.mb_epoch, epoch_loss_sum)  # what the kernels read and add to
 
     def evaluate() -> None:
         nonlocal eval_params, best_params, best_index
@@ -657,7 +658,7 @@ def train(
         end = min(n_steps, (done // progress_every + 1) * progress_every)
         if ev_i < n_ev and ev_step_l[ev_i] > done:
             end = min(end, ev_step_l[ev_i])
-        _sgd_steps(done, end, first_mb, last_mb, lr32, float(momentum), theta, velocity, step, losses, sq_norm, *batches)
+        _sgd_steps(done, end, first_mb, last_mb, lr32, float(momentum), theta, velocity, step, losses, sq_norm, *arrays)
         done = end
         if progress is not None and done % progress_every == 0:
             progress(done / n_steps)
@@ -670,7 +671,7 @@ def train(
         end_mb = int(st.epoch_mb_offset[-1])
     tail_first = int(last_mb[done - 1]) + 1 if done else 0
     if end_mb > tail_first:
-        _micro_batches(theta, tail_first, end_mb, step, False, *batches)
+        _micro_batches(theta, tail_first, end_mb, step, False, *arrays)
 
     val_losses = tuple(val_loss)
     final_setup = run_setup.replace(metrics=val_losses) if run_setup.patience is not None else run_setup
@@ -795,19 +796,19 @@ def load_kernels() -> None:
     features.flags.writeable = False
     theta, velocity, step = (np.zeros(FEATURES + 1, np.float32) for _ in range(3))
     one, index = np.ones(1, np.float32), np.zeros(1, np.int64)
-    batches = (features, np.zeros(1, np.int32), one, one, np.array([0, 1]), index, np.zeros(1))
-    _sgd_steps(0, 1, index, index, one, 0.0, theta, velocity, step, np.zeros(1), np.zeros(2), *batches)
-    _micro_batches(theta, 0, 1, step, False, *batches)
+    arrays = (features, np.zeros(1, np.int32), one, one, np.array([0, 1]), index, np.zeros(1))
+    _sgd_steps(0, 1, index, index, one, 0.0, theta, velocity, step, np.zeros(1), np.zeros(2), *arrays)
+    _micro_batches(theta, 0, 1, step, False, *arrays)
 
 
 @njit(**_JIT)
-def _sgd_steps(k0, k1, first_mb, last_mb, lrs, momentum, theta, velocity, step, losses, sq_norm, *batches):
+def _sgd_steps(k0, k1, first_mb, last_mb, lrs, momentum, theta, velocity, step, losses, sq_norm, *arrays):
     """Optimizer steps k0..k1-1: each one's window of micro-batches, its mean micro-batch
     loss (before the update) into `losses`, the update, and the squared weight norm after it."""
     for k in range(k0, k1):
         step[:] = 0.0
         i0, i1 = first_mb[k], last_mb[k] + 1
-        losses[k] = _micro_batches(theta, i0, i1, step, True, *batches) / (i1 - i0)
+        losses[k] = _micro_batches(theta, i0, i1, step, True, *arrays) / (i1 - i0)
         if momentum > 0.0:
             velocity *= np.float32(momentum)
             velocity += step
