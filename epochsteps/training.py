@@ -492,6 +492,18 @@ class _Stream:
     window_div: np.ndarray  # per step: what each micro-batch loss of the window is divided by
 
 
+def _shuffled(rng: np.random.Generator, n: int, counts: list[int]) -> np.ndarray:
+    """One fresh shuffle of the n samples per pass, each taken cyclically to its count (the
+    top-up past n is padding), written into one int32 array (a run can make 2.5M passes)."""
+    out = np.empty(sum(counts), np.int32)
+    at = 0
+    for k in counts:
+        perm = rng.permutation(n)
+        out[at : at + k] = perm[:k] if k <= n else np.resize(perm, k)
+        at += k
+    return out
+
+
 def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
     s = plan.schedule
     setup = plan.setup
@@ -511,9 +523,7 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
         is_step = (np.arange(total_mb) + 1) % a == 0
         n_samples = int(sizes.sum())
         n_pass = -(-n_samples // setup.dataset_size) if n_samples else 0
-        samples = np.concatenate([rng.permutation(setup.dataset_size) for _ in range(n_pass)] or [np.zeros(0, np.int64)])[
-            :n_samples
-        ]
+        samples = _shuffled(rng, setup.dataset_size, [setup.dataset_size] * n_pass)[:n_samples]
     else:
         nominal = s.nominal_batches[mb_epoch]
         natural_last = (in_epoch == nominal - 1) & s.ends_pass[mb_epoch]
@@ -521,8 +531,7 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
         flush = setup.framework != "pytorch"
         is_step = ((in_epoch + 1) % a == 0) | (flush & (in_epoch + 1 == nominal))
         per_epoch_samples = np.bincount(mb_epoch, weights=sizes, minlength=n_epochs).astype(np.int64)
-        parts = [np.resize(rng.permutation(setup.dataset_size), int(k)) for k in per_epoch_samples]  # cyclic top-up = padding
-        samples = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        samples = _shuffled(rng, setup.dataset_size, per_epoch_samples.tolist())
     steps_per_epoch = np.bincount(mb_epoch[is_step], minlength=n_epochs)
     if not np.array_equal(steps_per_epoch, s.steps):  # the lab must make exactly the planned updates
         raise AssertionError(f"lab windows {steps_per_epoch[:8]} disagree with the plan {s.steps[:8]}")
@@ -534,7 +543,7 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
     lengths = step_mb_end - starts + 1
     div = lengths if setup.framework == "hf" else np.full(len(lengths), a)
     return _Stream(
-        samples=samples.astype(np.int32),
+        samples=samples,
         mb_start=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
         mb_epoch=mb_epoch,
         epoch_mb_offset=offsets,
@@ -591,14 +600,12 @@ def train(
     f_train, f_val = task.features_train, task.features_val
     y_sign = (2 * task.y_train.astype(np.float32) - 1).astype(np.float32)
     yv_sign = (2 * task.y_val.astype(np.float32) - 1).astype(np.float32)
-    samples = st.samples
-    ys_stream = y_sign[samples]
     sizes = np.diff(st.mb_start)
-    # per-sample weight of the window's gradient: 1 / (divisor x micro-batch size)
+    # each sample's weight in its window's gradient: 1 / (divisor x micro-batch size); 0 past the last update
     mb_div = np.repeat(st.window_div.astype(np.float64), np.diff(np.concatenate(([-1], st.step_mb_end))))
     n_applied_mb = len(mb_div)
-    w_mb = 1.0 / (mb_div * sizes[:n_applied_mb])
-    yw_stream = ys_stream[: int(st.mb_start[n_applied_mb])] * np.repeat(w_mb, sizes[:n_applied_mb]).astype(np.float32)
+    w_mb = np.zeros(len(sizes), np.float32)
+    w_mb[:n_applied_mb] = 1.0 / (mb_div * sizes[:n_applied_mb])
 
     theta = np.zeros(f_train.shape[1], dtype=np.float32)
     velocity = np.zeros_like(theta)
@@ -619,7 +626,7 @@ def train(
     last_mb = st.step_mb_end.astype(np.int64)
     lr32 = lrs.astype(np.float32)
     ev_step_l = ev_step.tolist()
-    arrays = (f_train, samples, ys_stream, yw_stream, st.mb_start, st.mb_epoch, epoch_loss_sum)  # what the kernels read and add to
+    arrays = (f_train, st.samples, y_sign, w_mb, st.mb_start, st.mb_epoch, epoch_loss_sum)  # what the kernels read and add to
 
     def evaluate() -> None:
         nonlocal eval_params, best_params, best_index
@@ -739,12 +746,13 @@ CHUNK = 32  # samples whose margins are computed before their losses and gradien
 
 
 @njit(**_JIT)
-def _micro_batches(theta, i0, i1, step, with_grad, features, samples, ys, yw, mb_start, mb_epoch, epoch_loss_sum):
+def _micro_batches(theta, i0, i1, step, with_grad, features, samples, y_sign, w_mb, mb_start, mb_epoch, epoch_loss_sum):
     """Micro-batches i0..i1-1 at the weights `theta`: each one's mean loss added to its
     epoch's sum and, `with_grad`, minus the gradient of their window's loss added to `step`
-    (`yw` = label sign x gradient weight per sample pass). Returns the sum of the micro-batch mean losses.
-    The samples go in chunks, margins first: the rows' loads then overlap instead of waiting
-    on each other (2x faster on a shuffled 26 MB feature table), and are in cache for the gradient."""
+    (a sample's part: its label sign times its micro-batch's weight `w_mb`). Returns the sum of
+    the micro-batch mean losses. The samples go in chunks, margins first: the rows' loads then
+    overlap instead of waiting on each other (2x faster on a shuffled 26 MB feature table),
+    and are in cache for the gradient."""
     n_feat = features.shape[1]
     buf = np.empty(CHUNK, np.float32)
     total, loss_sum, i = 0.0, 0.0, i0
@@ -755,7 +763,7 @@ def _micro_batches(theta, i0, i1, step, with_grad, features, samples, ys, yw, mb
             z = np.float32(0.0)
             for c in range(n_feat):
                 z += row[c] * theta[c]
-            buf[j - c0] = z * ys[j]
+            buf[j - c0] = z * y_sign[samples[j]]
         for j in range(c0, c1):
             while j >= mb_start[i + 1]:  # micro-batch i is done: its mean loss
                 total += _close(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum)
@@ -763,8 +771,8 @@ def _micro_batches(theta, i0, i1, step, with_grad, features, samples, ys, yw, mb
             m = buf[j - c0]
             e = np.exp(-abs(m))
             loss_sum += max(-m, np.float32(0.0)) + np.log1p(e)  # log(1 + e^-m), stable
-            if with_grad:
-                buf[j - c0] = (e if m >= 0 else np.float32(1.0)) / (np.float32(1.0) + e) * yw[j]  # sigmoid(-m) x sign x weight
+            if with_grad:  # sigmoid(-m) x sign x weight
+                buf[j - c0] = (e if m >= 0 else np.float32(1.0)) / (np.float32(1.0) + e) * (y_sign[samples[j]] * w_mb[i])
         if with_grad:
             for j in range(c0, c1):
                 row = features[samples[j]]
@@ -801,22 +809,24 @@ def load_kernels() -> None:
     _micro_batches(theta, 0, 1, step, False, *arrays)
 
 
-@njit(**_JIT)
+@njit(**{**_JIT, "fastmath": {"reassoc"}})  # no fused multiply-add: updates round as numpy's would
 def _sgd_steps(k0, k1, first_mb, last_mb, lrs, momentum, theta, velocity, step, losses, sq_norm, *arrays):
     """Optimizer steps k0..k1-1: each one's window of micro-batches, its mean micro-batch
-    loss (before the update) into `losses`, the update, and the squared weight norm after it."""
+    loss (before the update) into `losses`, the update, and the squared weight norm after it.
+    One loop per update, no temporaries: at batch 1 the update is most of a step's cost."""
+    step[:] = 0.0
+    m32 = np.float32(momentum)
     for k in range(k0, k1):
-        step[:] = 0.0
         i0, i1 = first_mb[k], last_mb[k] + 1
         losses[k] = _micro_batches(theta, i0, i1, step, True, *arrays) / (i1 - i0)
-        if momentum > 0.0:
-            velocity *= np.float32(momentum)
-            velocity += step
-            theta += lrs[k] * velocity
-        else:
-            theta += lrs[k] * step
-        norm = 0.0
+        lr, norm = lrs[k], 0.0
         for c in range(len(theta)):
+            if momentum > 0.0:
+                velocity[c] = velocity[c] * m32 + step[c]
+                theta[c] += lr * velocity[c]
+            else:
+                theta[c] += lr * step[c]
+            step[c] = 0.0
             norm += np.float64(theta[c]) ** 2
         sq_norm[k + 1] = norm
 
