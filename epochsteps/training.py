@@ -246,10 +246,10 @@ def _bare(setup: Setup) -> Plan | None:
     )
 
 
-def _rescale_cadence(new: Setup, old: Setup) -> Setup:
+def _rescale_cadence(new: Setup, p_old: Plan | None) -> Setup:
     """Keep evaluations per epoch (and Keras' steps_per_epoch) when an epoch gets shorter:
-    cadences counted in steps or batches shrink with the epoch."""
-    p_old, p_new = _bare(old), _bare(new)
+    cadences counted in steps or batches shrink with the epoch (p_old: the old setup's _bare plan)."""
+    p_new = _bare(new)
     if p_old is None or p_new is None or not p_old.batches_per_epoch_full or not len(p_old.schedule.steps):
         return new
     ratio = p_new.batches_per_epoch_full / p_old.batches_per_epoch_full
@@ -339,7 +339,7 @@ def _shrink_samples_keep_batches(setup: Setup) -> Setup:
     candidates = {max(1, per_rank // target), max(1, -(-per_rank // target))}
     best, best_gap = None, None
     for b in sorted(candidates):
-        cand = _rescale_cadence(setup.replace(dataset_size=n, batch_size=b, devices=devices), setup)
+        cand = _rescale_cadence(setup.replace(dataset_size=n, batch_size=b, devices=devices), bare)
         p = _bare(cand)
         if p is None or _try_plan(cand) is None:
             continue
@@ -385,8 +385,10 @@ def _shrink_epoch(setup: Setup) -> Setup:
     if len(p.schedule.batches) > KEEP_EPOCHS:
         base = base.replace(epochs=_epochs_value(setup, KEEP_EPOCHS))
 
+    bare = _bare(setup)
+
     def candidate(n: int) -> Setup:
-        return _rescale_cadence(base.replace(dataset_size=n), setup)
+        return _rescale_cadence(base.replace(dataset_size=n), bare)
 
     n = _largest(1, setup.dataset_size, lambda n: _fits(candidate(n)))
     if n is None:
