@@ -174,7 +174,12 @@ def chart_template(kind: str, shape: tuple) -> str:
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def translator_for(setup: Setup) -> tuple[pd.DataFrame, list[str]]:
-    return explain.translator(setup), explain.differences(setup)
+    """The translator table, the columns that differ between frameworks headed "≠ ...", and
+    the differences as lines. Marked in the header, not by a pandas Styler: st.dataframe
+    marshals a Styler again on every run (6 ms a run, up to 30 ms while the lab trains)."""
+    table = explain.translator(setup)
+    differs = set(table.attrs.get("differs", []))
+    return table.rename(columns={c: f"≠ {c}" for c in differs}), explain.differences(setup)
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -1049,11 +1054,8 @@ def translator_section(setup: Setup) -> None:
     st.header("Framework translator")
     st.markdown("The same setup as each framework would count it. Columns marked ≠ differ between frameworks.")
     table, differences = translator_for(setup)
-    differs = set(table.attrs.get("differs", []))
-    shown = table.rename(columns={c: f"≠ {c}" for c in differs})
-    marked = [f"≠ {c}" for c in differs]
-    styled = shown.style.set_properties(subset=marked, **{"background-color": "rgba(255, 190, 0, 0.25)", "font-weight": "bold"})
-    st.dataframe(styled, hide_index=True, width="stretch")
+    # the convention stays in view while the columns scroll sideways on a phone
+    st.dataframe(table, hide_index=True, width="stretch", column_config={"convention": st.column_config.TextColumn(pinned=True)})
     for line in differences:
         st.markdown(f"- {line}")
     tabs = st.tabs([FRAMEWORK_LABELS[fw] for fw in us.FRAMEWORKS], default=FRAMEWORK_LABELS[setup.framework])  # open on yours

@@ -1053,7 +1053,7 @@ def _early_cell(plan: Plan) -> str:
 def translator(setup: Setup) -> pd.DataFrame:
     """The same setup under all five conventions, one row each, cells as display text.
 
-    `df.attrs["differs"]` lists the columns whose rows disagree (to highlight).
+    `df.attrs["differs"]` lists the columns whose rows disagree (the page heads them "≠ ...").
     """
     rows = []
     for t in translations(setup):

@@ -68,6 +68,17 @@ def test_every_chart_carries_its_numbers_as_text():
         assert any(spec_caption in unescaped(c) for c in captions), spec_caption
 
 
+def test_the_translator_marks_the_columns_that_differ():
+    query = {"framework": "hf", "grad_accum": "3", "devices": "2", "dataset_size": "10001"}
+    at = run(query)
+    table = explain.translator(us.values_to_setup(us.parse_query(query)[0]).setup)
+    differs = table.attrs["differs"]
+    assert differs  # HF's accelerate pads the last batch, Keras counts one global batch
+    shown = at.dataframe[0].value
+    assert list(shown.columns) == [f"≠ {c}" if c in differs else c for c in table.columns]
+    assert shown.to_numpy().tolist() == table.to_numpy().tolist()
+
+
 @pytest.mark.parametrize("name", list(us.PRESETS))
 def test_every_preset(name):
     at = run()
