@@ -1055,7 +1055,9 @@ def translator_section(setup: Setup) -> None:
     st.markdown("The same setup as each framework would count it. Columns marked ≠ differ between frameworks.")
     table, differences = translator_for(setup)
     # the convention stays in view while the columns scroll sideways on a phone
-    st.dataframe(table, hide_index=True, width="stretch", column_config={"convention": st.column_config.TextColumn(pinned=True)})
+    config = {"convention": st.column_config.TextColumn(pinned=True)}
+    config |= {c: st.column_config.TextColumn(help="Differs between the frameworks") for c in table.columns if c.startswith("≠ ")}
+    st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     for line in differences:
         st.markdown(f"- {line}")
     tabs = st.tabs([FRAMEWORK_LABELS[fw] for fw in us.FRAMEWORKS], default=FRAMEWORK_LABELS[setup.framework])  # open on yours

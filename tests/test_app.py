@@ -73,7 +73,7 @@ def test_the_translator_marks_the_columns_that_differ():
     at = run(query)
     table = explain.translator(us.values_to_setup(us.parse_query(query)[0]).setup)
     differs = table.attrs["differs"]
-    assert differs  # HF's accelerate pads the last batch, Keras counts one global batch
+    assert differs  # samples seen: DistributedSampler pads to 10,002, accelerate pads the last batch, Keras pads nothing
     shown = at.dataframe[0].value
     assert list(shown.columns) == [f"≠ {c}" if c in differs else c for c in table.columns]
     assert shown.to_numpy().tolist() == table.to_numpy().tolist()
