@@ -174,12 +174,13 @@ def chart_template(kind: str, shape: tuple) -> str:
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def translator_for(setup: Setup) -> tuple[pd.DataFrame, list[str]]:
-    """The translator table, the columns that differ between frameworks headed "≠ ...", and
-    the differences as lines. Marked in the header, not by a pandas Styler: st.dataframe
+    """The translator table, the columns that differ between frameworks first and headed
+    "≠ ...", and the differences as lines. Marked so, not by a pandas Styler: st.dataframe
     marshals a Styler again on every run (6 ms a run, up to 30 ms while the lab trains)."""
     table = explain.translator(setup)
-    differs = set(table.attrs.get("differs", []))
-    return table.rename(columns={c: f"≠ {c}" for c in differs}), explain.differences(setup)
+    differs = table.attrs.get("differs", [])
+    order = [table.columns[0], *differs, *(c for c in table.columns[1:] if c not in differs)]
+    return table[order].rename(columns={c: f"≠ {c}" for c in differs}), explain.differences(setup)
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -1052,11 +1053,9 @@ def early_stopping_section(values: dict, outcome: us.Outcome, lab: training.Trai
 
 def translator_section(setup: Setup) -> None:
     st.header("Framework translator")
-    st.markdown("The same setup as each framework would count it. Columns marked ≠ differ between frameworks.")
+    st.markdown("The same setup as each framework would count it. The columns marked ≠ differ between frameworks; they come first.")
     table, differences = translator_for(setup)
-    # the convention stays in view while the columns scroll sideways on a phone
-    config = {"convention": st.column_config.TextColumn(pinned=True)}
-    config |= {c: st.column_config.TextColumn(help="Differs between the frameworks") for c in table.columns if c.startswith("≠ ")}
+    config = {c: st.column_config.TextColumn(help="Differs between the frameworks") for c in table.columns if c.startswith("≠ ")}
     st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     for line in differences:
         st.markdown(f"- {line}")
