@@ -276,7 +276,7 @@ LAB_ENTRIES = 24  # lab runs (and lab charts) kept for all sessions (a run at mo
 MOMENT = 0.3  # s: a run trained in the page (the lab as metric source) quicker than this shows no progress bar
 LAB_WAIT = 0.1  # s: an export waits up to this long for a lab chart the worker is making
 LAB_TICK = 0.1  # s: a page waiting for the lab moves its bar this often (quicker charts show no bar)
-LAB_PATIENCE = 60.0  # s: a page stops waiting for the lab after this (a chart takes 0.01-0.6 s here, alone)
+LAB_PATIENCE = 60.0  # s: a page stops waiting for the lab after this (a chart takes 0.01-0.4 s here, alone)
 LAB_SLOW = "The training lab is busy with other pages' runs: move any control, or reload, to look again."
 LAB_FAILED = "The training lab could not run this setup."  # an unexpected error: the server log has the details
 

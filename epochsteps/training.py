@@ -815,7 +815,7 @@ def load_kernels() -> None:
 def _sgd_steps(k0, k1, first_mb, last_mb, lrs, momentum, theta, velocity, step, losses, sq_norm, *arrays):
     """Optimizer steps k0..k1-1: each one's window of micro-batches, its mean micro-batch
     loss (before the update) into `losses`, the update, and the squared weight norm after it.
-    One loop per update, no temporaries: at batch 1 the update is most of a step's cost."""
+    One loop per update and no temporaries (as array expressions, each step allocated one)."""
     step[:] = 0.0
     m32 = np.float32(momentum)
     for k in range(k0, k1):
