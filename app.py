@@ -33,6 +33,7 @@ from epochsteps import charts, explain, exports, lab_charts, lessons, quiz, shar
 from epochsteps import urlstate as us
 from epochsteps.plan import Plan
 from epochsteps.setup import Setup, SetupError
+from epochsteps.text import short_number
 
 try:  # Streamlit's own lock around Altair's global theme / transformer switches
     from streamlit.elements.vega_charts import _altair_globals_lock as ALTAIR_LOCK
@@ -774,10 +775,10 @@ def linked_control(key: str) -> None:
         c.label,
         options=c.stops,
         key=f"{key}_stop",
-        format_func=us.short_number,
+        format_func=short_number,
         on_change=from_slider,
         persist_state="session",
-        help=f"Round values on a log scale, {us.short_number(c.stops[0])} to {us.short_number(c.stops[-1])}; type an exact value in the box.",
+        help=f"Round values on a log scale, {short_number(c.stops[0])} to {short_number(c.stops[-1])}; type an exact value in the box.",
     )
     right.number_input(
         f"{c.label}: exact",

@@ -14,6 +14,7 @@ import sys
 from .evaluation import parse_metrics
 from .plan import make_plan
 from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
+from .text import listing
 
 MAX_LR_ENTRIES = 2_000_000
 
@@ -156,10 +157,10 @@ def summary(plan) -> str:
         f"{plan.setup.framework}: {s.dataset_size:,} samples, batch {s.batch_size:,} per device"
         f" x {s.devices:,} device(s) x accumulation {s.grad_accum:,} = effective batch {plan.effective_batch_size:,}",
         f"batches per epoch (per device): {plan.batches_per_epoch_full:,}",
-        f"epochs started: {plan.epochs_started:,}; optimizer steps per epoch: {_short(plan.steps.tolist())}",
+        f"epochs started: {plan.epochs_started:,}; optimizer steps per epoch: {listing(plan.steps.tolist())}",
         f"total optimizer steps: {plan.total_optimizer_steps:,}",
         f"samples seen: {plan.samples_seen:,}; dropped: {plan.samples_dropped:,}; duplicated by padding: {plan.samples_duplicated:,}",
-        f"evaluations: {len(plan.evaluations):,} at global steps {_short(plan.evaluations.global_step.tolist())}",
+        f"evaluations: {len(plan.evaluations):,} at global steps {listing(plan.evaluations.global_step.tolist())}",
     ]
     es = plan.early_stop
     if es is not None:
@@ -170,11 +171,6 @@ def summary(plan) -> str:
         )
     lines += [f"note: {n}" for n in plan.notes]
     return "\n".join(lines)
-
-
-def _short(values: list, keep: int = 8) -> str:
-    text = ", ".join(f"{v:,}" for v in values[:keep])
-    return f"[{text}{', ...' if len(values) > keep else ''}] ({len(values):,})" if len(values) > keep else f"[{text}]"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from .conventions import pytorch as pytorch_rules
 from .plan import Plan, make_plan
 from .schedules import base_lr, hf_warmup_steps
 from .setup import FRAMEWORKS, MAX_BATCH_SIZE, Setup, SetupError
+from .text import fmt, plural, tex
 
 TORCH_LIKE = ("pytorch", "pytorch-flush", "lightning")
 SHORT_NAMES = {
@@ -62,38 +63,6 @@ SCOPE = (
     "PyTorch loops, the HF Trainer, Lightning and Keras count them, plus a tiny real training lab; it does not "
     "model data-loading speed, mixed precision, memory, throughput or how well a model learns."
 )
-
-
-# -- number formatting ---------------------------------------------------------------
-
-
-def fmt(x: float | int) -> str:
-    """A number with thousands separators; floats without exponent or trailing zeros."""
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if isinstance(x, (int, np.integer)):
-        return f"{int(x):,}"
-    x = float(x)
-    if x == int(x) and abs(x) < 1e15:
-        return f"{int(x):,}"
-    text = np.format_float_positional(x, trim="-", precision=6)
-    whole, _, frac = text.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    whole = f"{int(whole.lstrip('-') or 0):,}"
-    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
-
-
-def tex(x: float | int) -> str:
-    """`fmt` for LaTeX: `{,}` keeps KaTeX from spacing the separator as punctuation."""
-    return fmt(x).replace(",", "{,}")
-
-
-def _plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{fmt(n)} {word if n == 1 else (many or word + 's')}"
-
-
-def _epochs_text(e: float) -> str:
-    return f"{fmt(round(e, 2))} epoch" + ("" if e == 1 else "s")
 
 
 # -- the formula -----------------------------------------------------------------------
@@ -221,7 +190,7 @@ def formula_terms(plan: Plan) -> list[Term]:
         order = np.argsort(-values)
         expression = " + ".join(rf"{tex(int(counts[i]))} \times {tex(int(values[i]))}" for i in order)
         micro = int(batches.sum())
-        run_remark = f"{_plural(len(batches), 'epoch')}{default_note}" + (
+        run_remark = f"{plural(len(batches), 'epoch')}{default_note}" + (
             "; the data iterator is not restarted between epochs, so an epoch takes at most steps_per_epoch batches"
             if s.steps_per_epoch
             else ""
@@ -373,10 +342,10 @@ def metric_cards(plan: Plan) -> list[Card]:
     if steps_value.startswith("varies") and s.framework == "keras" and s.grad_accum > 1:
         steps_help += " Keras' accumulation windows run across epoch ends, so the count per epoch varies."
     if plan.epochs_started and not plan.completed[-1] and plan.batches[-1] > 0:
-        steps_help += f" The last epoch stops part way, after {_plural(int(plan.steps[-1]), 'step')}."
+        steps_help += f" The last epoch stops part way, after {plural(int(plan.steps[-1]), 'step')}."
     cards.append(Card("Optimizer steps per epoch", steps_value, steps_help))
 
-    total_help = f"Global steps over {_plural(plan.epochs_started, 'epoch')}."
+    total_help = f"Global steps over {plural(plan.epochs_started, 'epoch')}."
     if plan.early_stop is not None and plan.early_stop.stopped:
         total_help += f" Early stopping cut the planned {fmt(plan.planned_optimizer_steps)}."
     elif s.max_steps is not None:
@@ -387,7 +356,7 @@ def metric_cards(plan: Plan) -> list[Card]:
         Card(
             "Effective batch",
             fmt(plan.effective_batch_size),
-            f"Samples per optimizer step: batch {fmt(s.batch_size)} x {_plural(s.devices, 'device')} x accumulation {fmt(s.grad_accum)}.",
+            f"Samples per optimizer step: batch {fmt(s.batch_size)} x {plural(s.devices, 'device')} x accumulation {fmt(s.grad_accum)}.",
         )
     )
     seen_help = "All devices, all epochs"
@@ -445,15 +414,15 @@ def _cadence_sentence(plan: Plan) -> str | None:
             d = int(gaps[0])
             every = "every epoch" if d == 1 else f"every {fmt(d)} epochs"
             if patience is None:
-                return f"The run evaluates {_plural(len(ev), 'time')}, at the end of {every}."
-            return f"Evaluations come at the end of {every}, so patience {fmt(patience)} waits up to {_plural(patience * d, 'epoch')} for an improvement."
+                return f"The run evaluates {plural(len(ev), 'time')}, at the end of {every}."
+            return f"Evaluations come at the end of {every}, so patience {fmt(patience)} waits up to {plural(patience * d, 'epoch')} for an improvement."
         return None
     gaps = np.diff(ev.global_step)
     if gaps.min() == gaps.max() and gaps[0] > 0:
         g = int(gaps[0])
         if patience is None:
-            return f"The run evaluates {_plural(len(ev), 'time')}, every {_plural(g, 'optimizer step')}."
-        return f"Evaluations come every {_plural(g, 'optimizer step')}, so patience {fmt(patience)} waits up to {_plural(patience * g, 'step')} for an improvement."
+            return f"The run evaluates {plural(len(ev), 'time')}, every {plural(g, 'optimizer step')}."
+        return f"Evaluations come every {plural(g, 'optimizer step')}, so patience {fmt(patience)} waits up to {plural(patience * g, 'step')} for an improvement."
     return None
 
 
@@ -465,17 +434,17 @@ def takeaways(plan: Plan) -> list[str]:
     out = []
     n_epochs = len(sched.batches)
     per_pass = _batches_per_pass(plan)
-    run = f"{_plural(n_epochs, 'epoch')} make{'s' if n_epochs == 1 else ''} {_plural(plan.planned_optimizer_steps, 'optimizer step')}."
+    run = f"{plural(n_epochs, 'epoch')} make{'s' if n_epochs == 1 else ''} {plural(plan.planned_optimizer_steps, 'optimizer step')}."
     if per_pass != L:
         out.append(
-            f"{fmt(s.dataset_size)} samples in batches of {fmt(s.batch_size)} make {_plural(per_pass, 'batch', 'batches')} per pass over the data; "
+            f"{fmt(s.dataset_size)} samples in batches of {fmt(s.batch_size)} make {plural(per_pass, 'batch', 'batches')} per pass over the data; "
             f"with steps_per_epoch={fmt(s.steps_per_epoch)} an epoch takes at most {fmt(s.steps_per_epoch)} of them, and {run}"
         )
     elif L:
         out.append(
             f"{fmt(s.dataset_size)} samples in batches of {fmt(s.batch_size)}"
             + (f" on {fmt(s.devices)} devices" if s.devices > 1 else "")
-            + f" make {_plural(L, 'batch', 'batches')} per epoch{' per device' if s.devices > 1 else ''}; {run}"
+            + f" make {plural(L, 'batch', 'batches')} per epoch{' per device' if s.devices > 1 else ''}; {run}"
         )
     elif s.framework == "lightning":
         out.append(
@@ -496,8 +465,8 @@ def takeaways(plan: Plan) -> list[str]:
         completed = int(plan.completed.sum())
         per_epoch = int(plan.dropped_per_epoch[plan.completed][0]) if completed else 0
         out.append(
-            f"With drop_last on, the {_plural(per_epoch, 'sample')} left over for a last, short batch {'is' if per_epoch == 1 else 'are'} never used in any epoch: "
-            f"{_plural(plan.samples_dropped, 'sample')} over {_plural(completed, 'epoch')}."
+            f"With drop_last on, the {plural(per_epoch, 'sample')} left over for a last, short batch {'is' if per_epoch == 1 else 'are'} never used in any epoch: "
+            f"{plural(plan.samples_dropped, 'sample')} over {plural(completed, 'epoch')}."
         )
     elif L and not s.drop_last and 0 < sched.last_batch_size < s.batch_size:
         where = "pass over the data" if per_pass != L else "epoch"
@@ -508,7 +477,7 @@ def takeaways(plan: Plan) -> list[str]:
     if plan.samples_duplicated:
         per_epoch = int(plan.duplicated_per_epoch[0])
         out.append(
-            f"To give all {fmt(s.devices)} devices the same number of batches, {_plural(per_epoch, 'sample')} are repeated every epoch "
+            f"To give all {fmt(s.devices)} devices the same number of batches, {plural(per_epoch, 'sample')} are repeated every epoch "
             f"({fmt(plan.samples_duplicated)} over the run): they are seen twice, and samples seen exceeds the data."
         )
 
@@ -531,12 +500,12 @@ def takeaways(plan: Plan) -> list[str]:
             out.append(sentence)
         elif leftover and s.framework == "pytorch":
             out.append(
-                f"Each epoch ends with {_plural(leftover, 'batch', 'batches')} that never fill a window of {fmt(A)}: the `(i + 1) % {A}` loop takes no step for them, "
-                f"so an epoch has {_plural(L // A, 'step')}, not {fmt(-(-L // A))}, and their gradients leak into the next epoch's first step."
+                f"Each epoch ends with {plural(leftover, 'batch', 'batches')} that never fill a window of {fmt(A)}: the `(i + 1) % {A}` loop takes no step for them, "
+                f"so an epoch has {plural(L // A, 'step')}, not {fmt(-(-L // A))}, and their gradients leak into the next epoch's first step."
             )
         elif leftover:
             out.append(
-                f"Each epoch ends with a short window of {_plural(leftover, 'batch', 'batches')} (not {fmt(A)}); it still takes a step, so an epoch has {_plural(-(-L // A), 'step')}."
+                f"Each epoch ends with a short window of {plural(leftover, 'batch', 'batches')} (not {fmt(A)}); it still takes a step, so an epoch has {plural(-(-L // A), 'step')}."
             )
 
     epochs = _resolved_epochs(s)
@@ -546,24 +515,24 @@ def takeaways(plan: Plan) -> list[str]:
         if s.framework == "hf" and s.epochs is not None and by_epochs is not None and s.max_steps != by_epochs:
             out.append(
                 f"max_steps={fmt(s.max_steps)} overrides num_train_epochs={fmt(s.epochs)} (which would give {fmt(by_epochs)} steps): "
-                f"the Trainer runs {_plural(n_epochs, 'epoch')}, ending at {_epochs_text(position)}."
+                f"the Trainer runs {plural(n_epochs, 'epoch')}, ending at {plural(round(position, 2), 'epoch')}."
             )
         elif by_epochs is not None and s.max_steps < by_epochs:
             out.append(
-                f"max_steps={fmt(s.max_steps)} cuts the run in epoch {fmt(n_epochs)}, at {_epochs_text(position)}: "
+                f"max_steps={fmt(s.max_steps)} cuts the run in epoch {fmt(n_epochs)}, at {plural(round(position, 2), 'epoch')}: "
                 f"{fmt(s.max_steps)} of the {fmt(by_epochs)} steps the epochs would give."
             )
         elif by_epochs is not None and s.max_steps > by_epochs:
             out.append(
-                f"max_steps={fmt(s.max_steps)} is never reached: the {_plural(n_epochs, 'epoch')} end at step {fmt(by_epochs)}."
+                f"max_steps={fmt(s.max_steps)} is never reached: the {plural(n_epochs, 'epoch')} end at step {fmt(by_epochs)}."
             )
         elif epochs is None:
             out.append(
-                f"max_steps={fmt(s.max_steps)} alone sets the length: the run ends in epoch {fmt(n_epochs)}, at {_epochs_text(position)}."
+                f"max_steps={fmt(s.max_steps)} alone sets the length: the run ends in epoch {fmt(n_epochs)}, at {plural(round(position, 2), 'epoch')}."
             )
     elif s.framework == "hf" and s.epochs is not None and s.epochs != int(s.epochs) and L:
         out.append(
-            f"num_train_epochs={fmt(s.epochs)} runs {_plural(n_epochs, 'epoch')}; the last stops after {_plural(int(sched.steps[-1]), 'step')}, at {_epochs_text(_epoch_position(plan))}."
+            f"num_train_epochs={fmt(s.epochs)} runs {plural(n_epochs, 'epoch')}; the last stops after {plural(int(sched.steps[-1]), 'step')}, at {plural(round(_epoch_position(plan), 2), 'epoch')}."
         )
 
     cadence = _cadence_sentence(plan)
@@ -580,11 +549,11 @@ def takeaways(plan: Plan) -> list[str]:
             saved = plan.planned_optimizer_steps - es.stop_global_step
             out.append(
                 f"Early stopping (patience {fmt(s.patience)}) fires after evaluation {fmt(es.evaluations_done)}: training ends at step {fmt(es.stop_global_step)} "
-                f"in epoch {fmt(es.stop_epoch)}, {_plural(saved, 'step')} before the planned {fmt(plan.planned_optimizer_steps)}{best}."
+                f"in epoch {fmt(es.stop_epoch)}, {plural(saved, 'step')} before the planned {fmt(plan.planned_optimizer_steps)}{best}."
             )
         elif es.metrics_ran_out_at is not None:
             out.append(
-                f"Only {_plural(len(s.metrics), 'metric value')} for {_plural(len(ev), 'evaluation')}: early stopping is replayed up to there and does not fire{best}."
+                f"Only {plural(len(s.metrics), 'metric value')} for {plural(len(ev), 'evaluation')}: early stopping is replayed up to there and does not fire{best}."
             )
         else:
             out.append(
@@ -592,7 +561,7 @@ def takeaways(plan: Plan) -> list[str]:
             )
         if s.framework == "keras" and s.start_from_epoch:
             out.append(
-                f"start_from_epoch={fmt(s.start_from_epoch)}: Keras ignores the metric in the first {_plural(s.start_from_epoch, 'epoch')}."
+                f"start_from_epoch={fmt(s.start_from_epoch)}: Keras ignores the metric in the first {plural(s.start_from_epoch, 'epoch')}."
             )
     return out
 
@@ -806,7 +775,7 @@ def _apply_cadence(values: dict, fw: str, cadence, notes: list[tuple[str, str]])
                 notes.append(
                     (
                         "eval_steps_epoch",
-                        f"evaluates every {_plural(n * U, 'step')} (= {'once per epoch' if n == 1 else f'every {fmt(n)} epochs'}).",
+                        f"evaluates every {plural(n * U, 'step')} (= {'once per epoch' if n == 1 else f'every {fmt(n)} epochs'}).",
                     )
                 )
             elif values.get("patience") is not None:
@@ -837,7 +806,7 @@ def _apply_cadence(values: dict, fw: str, cadence, notes: list[tuple[str, str]])
         else:
             steps = max(1, k // A)
             values["eval_every_steps"] = steps
-            notes.append(("eval_approx", f"every {fmt(k)} batches ≈ every {_plural(steps, 'optimizer step')}."))
+            notes.append(("eval_approx", f"every {fmt(k)} batches ≈ every {plural(steps, 'optimizer step')}."))
     elif kind == "fraction":
         f, n = cadence[1], cadence[2]
         if fw == "lightning":
@@ -851,7 +820,7 @@ def _apply_cadence(values: dict, fw: str, cadence, notes: list[tuple[str, str]])
                 steps = max(1, int(U * f))
                 values["eval_every_steps"] = steps
                 notes.append(
-                    ("eval_approx", f"val_check_interval={fmt(f)} of an epoch ≈ every {_plural(steps, 'optimizer step')}.")
+                    ("eval_approx", f"val_check_interval={fmt(f)} of an epoch ≈ every {plural(steps, 'optimizer step')}.")
                 )
 
 
@@ -901,7 +870,7 @@ def _translate(setup: Setup, framework: str, source_plan: Plan | None) -> Transl
             notes.append(
                 (
                     "steps_per_epoch",
-                    f"steps_per_epoch={fmt(setup.steps_per_epoch)} over {_plural(len(source_plan.schedule.batches), 'epoch')} = {fmt(batches)} batches: max_steps={fmt(values['max_steps'])}.",
+                    f"steps_per_epoch={fmt(setup.steps_per_epoch)} over {plural(len(source_plan.schedule.batches), 'epoch')} = {fmt(batches)} batches: max_steps={fmt(values['max_steps'])}.",
                 )
             )
     if framework == "keras":
@@ -929,14 +898,14 @@ def _translate(setup: Setup, framework: str, source_plan: Plan | None) -> Transl
                 notes.append(
                     (
                         "no_max_steps",
-                        f"no max_steps: {_plural(needed, 'whole epoch')} instead of max_steps={fmt(values['max_steps'])}.",
+                        f"no max_steps: {plural(needed, 'whole epoch')} instead of max_steps={fmt(values['max_steps'])}.",
                     )
                 )
             else:
                 notes.append(
                     (
                         "no_max_steps",
-                        f"no max_steps (max_steps={fmt(values['max_steps'])} would not cut {_plural(int(values['epochs']), 'epoch')}).",
+                        f"no max_steps (max_steps={fmt(values['max_steps'])} would not cut {plural(int(values['epochs']), 'epoch')}).",
                     )
                 )
             values["max_steps"] = None
@@ -979,7 +948,7 @@ def _translate(setup: Setup, framework: str, source_plan: Plan | None) -> Transl
             texts += (lr_note,)
     es = plan.early_stop
     if es is not None and es.metrics_ran_out_at is not None and setup.metrics:
-        texts += (f"the {_plural(len(setup.metrics), 'metric value')} run out at evaluation {fmt(es.metrics_ran_out_at + 1)}.",)
+        texts += (f"the {plural(len(setup.metrics), 'metric value')} run out at evaluation {fmt(es.metrics_ran_out_at + 1)}.",)
     return Translation(framework, adapted, texts, plan, None, kinds)
 
 
@@ -992,7 +961,7 @@ def _with_schedule(source: Setup, adapted: Setup, plan: Plan) -> tuple[Setup, Pl
     warmup, note = source.warmup_steps, None
     if source.framework == "hf" and 0 < warmup < 1 and fw != "hf":
         warmup = hf_warmup_steps(warmup, plan.planned_optimizer_steps)
-        note = f"warmup_steps={fmt(source.warmup_steps)} of the steps = {_plural(warmup, 'step')}."
+        note = f"warmup_steps={fmt(source.warmup_steps)} of the steps = {plural(warmup, 'step')}."
     if fw == "keras" and source.framework != "keras" and warmup and adapted.grad_accum > 1:
         warmup = int(warmup) * adapted.grad_accum
         note = f"Keras counts warmup in batches: {fmt(warmup)} (= steps x accumulation {fmt(adapted.grad_accum)})."
@@ -1273,7 +1242,7 @@ def _pytorch_snippet(s: Setup, plan: Plan | None) -> list[str]:
         lines.append("import itertools")
     lines += ["import torch", "from torch.utils.data import DataLoader" + (", DistributedSampler" if W > 1 else ""), ""]
     lines.append(
-        f"# {fmt(s.dataset_size)} samples; effective batch {fmt(s.batch_size)} x {_plural(W, 'device')} x accumulation {fmt(A)} = {fmt(s.effective_batch_size)}"
+        f"# {fmt(s.dataset_size)} samples; effective batch {fmt(s.batch_size)} x {plural(W, 'device')} x accumulation {fmt(A)} = {fmt(s.effective_batch_size)}"
     )
     if W > 1:
         lines.append(f"# launch: torchrun --nproc_per_node={W} train.py (after torch.distributed.init_process_group)")

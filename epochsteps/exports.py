@@ -23,6 +23,7 @@ from .charts import META
 from .plan import Plan
 from .quiz import FRAMEWORK_LABELS
 from .setup import Setup, SetupError
+from .text import fmt
 
 PNG_SCALE = 2  # crisp on a projector and in a PDF handout
 EXPORT_WIDTH = 720  # px for charts the page sizes to its column ("container"); a 16:9 slide's content width
@@ -255,45 +256,41 @@ def cli_flags(setup: Setup) -> list[str]:
     return out
 
 
-def _n(value) -> str:
-    return f"{int(value):,}"
-
-
 def summary_markdown(plan: Plan, files: list[str] | None = None) -> str:
     """The key numbers of `plan` for a slide or handout, with thousands separators."""
     s = plan.setup
     steps = plan.steps
     if len(steps) and (steps == steps[0]).all():
-        per_epoch = _n(steps[0])
+        per_epoch = fmt(steps[0])
     elif len(steps):
-        per_epoch = f"{_n(steps.min())} to {_n(steps.max())} (first epoch: {_n(steps[0])})"
+        per_epoch = f"{fmt(steps.min())} to {fmt(steps.max())} (first epoch: {fmt(steps[0])})"
     else:
         per_epoch = "0"
     epochs = f"{s.epochs:g}" if s.epochs is not None else "framework default"
     rows = [
         ("Framework", FRAMEWORK_LABELS.get(s.framework, s.framework)),
-        ("Dataset size", f"{_n(s.dataset_size)} samples"),
-        ("Batch size", f"{_n(s.batch_size)} per device"),
-        ("Devices x gradient accumulation", f"{_n(s.devices)} x {_n(s.grad_accum)}"),
-        ("Effective batch", f"{_n(plan.effective_batch_size)} samples per optimizer step"),
+        ("Dataset size", f"{fmt(s.dataset_size)} samples"),
+        ("Batch size", f"{fmt(s.batch_size)} per device"),
+        ("Devices x gradient accumulation", f"{fmt(s.devices)} x {fmt(s.grad_accum)}"),
+        ("Effective batch", f"{fmt(plan.effective_batch_size)} samples per optimizer step"),
         ("drop_last", "on" if s.drop_last else "off"),
-        ("Batches per epoch (per device)", _n(plan.batches_per_epoch_full)),
+        ("Batches per epoch (per device)", fmt(plan.batches_per_epoch_full)),
         ("Optimizer steps per epoch", per_epoch),
-        ("Epochs requested / started", f"{epochs} / {_n(plan.epochs_started)}"),
-        ("Total optimizer steps", _n(plan.total_optimizer_steps)),
-        ("Samples seen / dropped", f"{_n(plan.samples_seen)} / {_n(plan.samples_dropped)}"),
-        ("Evaluations", _n(len(plan.evaluations))),
+        ("Epochs requested / started", f"{epochs} / {fmt(plan.epochs_started)}"),
+        ("Total optimizer steps", fmt(plan.total_optimizer_steps)),
+        ("Samples seen / dropped", f"{fmt(plan.samples_seen)} / {fmt(plan.samples_dropped)}"),
+        ("Evaluations", fmt(len(plan.evaluations))),
     ]
     if s.max_steps is not None:
-        rows.append(("max_steps", _n(s.max_steps)))
+        rows.append(("max_steps", fmt(s.max_steps)))
     es = plan.early_stop
     if es is not None:
         if es.stopped:
-            text = f"fires at step {_n(es.stop_global_step)} in epoch {_n(es.stop_epoch)} (planned: {_n(plan.planned_optimizer_steps)} steps)"
+            text = f"fires at step {fmt(es.stop_global_step)} in epoch {fmt(es.stop_epoch)} (planned: {fmt(plan.planned_optimizer_steps)} steps)"
         elif es.metrics_ran_out_at is not None:
-            text = f"not decided: the metric values run out at evaluation {_n(es.metrics_ran_out_at + 1)}"
+            text = f"not decided: the metric values run out at evaluation {fmt(es.metrics_ran_out_at + 1)}"
         else:
-            text = f"does not fire (patience {_n(s.patience)}); training ends at step {_n(es.stop_global_step)}"
+            text = f"does not fire (patience {fmt(s.patience)}); training ends at step {fmt(es.stop_global_step)}"
         rows.append(("Early stopping", text))
     lines = [
         "# Epochs vs steps: the numbers",
@@ -339,9 +336,9 @@ def describe(plan: Plan) -> str:
     """One sentence with the plan's key numbers (caption, alt text)."""
     s = plan.setup
     return (
-        f"{_n(s.dataset_size)} samples, batch {_n(s.batch_size)}, effective batch {_n(plan.effective_batch_size)},"
-        f" {FRAMEWORK_LABELS.get(s.framework, s.framework)}: {_n(plan.batches_per_epoch_full)} batches per epoch,"
-        f" {_n(plan.epochs_started)} epochs, {_n(plan.total_optimizer_steps)} optimizer steps in total."
+        f"{fmt(s.dataset_size)} samples, batch {fmt(s.batch_size)}, effective batch {fmt(plan.effective_batch_size)},"
+        f" {FRAMEWORK_LABELS.get(s.framework, s.framework)}: {fmt(plan.batches_per_epoch_full)} batches per epoch,"
+        f" {fmt(plan.epochs_started)} epochs, {fmt(plan.total_optimizer_steps)} optimizer steps in total."
     )
 
 

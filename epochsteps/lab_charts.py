@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import charts as ch
+from .text import fmt, ordinal
 from .timeline import nice_stride, significant
 from .training import TrainingRun, step_noise
 
@@ -238,18 +239,12 @@ def _loss_template(height: int) -> alt.LayerChart:
     return alt.layer(*layers).properties(width="container", height=height, title=ch.title_slot())
 
 
-def _ordinal(n: int) -> str:
-    """2 -> "2nd", 20 -> "20th", 1,000 -> "1,000th"."""
-    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n:,}{suffix}"
-
-
 def _rows_note(table: pd.DataFrame, unit: str) -> str:
     n = table.attrs["full_rows"]
     stride = table.attrs["stride"]
     if stride == 1:
         return f"{n:,} {unit}s, each one parameter update"
-    return f"{n:,} {unit}s; every {_ordinal(stride)} shown"
+    return f"{n:,} {unit}s; every {ordinal(stride)} shown"
 
 
 def describe_run(run: TrainingRun) -> str:
@@ -306,7 +301,7 @@ def comparison_drawing(
         titles[f"panel_{i}"] = (
             f"batch {run.setup.batch_size:,}: {run.optimizer_steps:,} steps",
             f"spread of the step loss around its epoch mean: {step_noise(run):.3f}",
-            *([] if stride == 1 else [f"every {_ordinal(stride)} step shown"]),  # a line of its own: fits at 390 px
+            *([] if stride == 1 else [f"every {ordinal(stride)} step shown"]),  # a line of its own: fits at 390 px
         )
     epochs = max(small.plan.epochs_started, large.plan.epochs_started, 1)
     return ch.make_drawing(
@@ -387,4 +382,4 @@ def comparison_sentence(small: TrainingRun, large: TrainingRun) -> str:
 
 
 def _times(ratio: float) -> str:
-    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:,.1f}x"
+    return f"{fmt(round(ratio, 0 if ratio >= 10 else 1))}x"

@@ -17,6 +17,7 @@ import numpy as np
 
 from .plan import Plan, make_plan
 from .setup import MAX_METRICS, Setup, SetupError
+from .text import fmt
 
 KINDS = (
     "steps_per_epoch",
@@ -59,10 +60,6 @@ class Verdict:
 
 
 # -- numbers -----------------------------------------------------------------------
-def _n(value) -> str:
-    return f"{int(value):,}"
-
-
 _SEP = "[ ,'_\u00a0\u202f\u2009]"
 _NUMBER = re.compile(
     rf"[-+]?(?:\d{{1,3}}(?:{_SEP}\d{{3}})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?"
@@ -106,7 +103,7 @@ def check(question: Question, answer_text: str) -> Verdict:
     if question.fraction is not None and abs(float(value) - question.fraction) < 0.01:
         return Verdict(
             True,
-            f"Right: {question.fraction:,.2f} epochs are done at that moment, so it is in epoch {_n(question.answer)}.",
+            f"Right: {question.fraction:,.2f} epochs are done at that moment, so it is in epoch {fmt(question.answer)}.",
             question.reasoning,
             value,
         )
@@ -119,22 +116,22 @@ def check(question: Question, answer_text: str) -> Verdict:
 
 
 def _with_unit(answer: int, unit: str) -> str:
-    return f"{_n(answer)} {unit}" if unit else _n(answer)  # no stray space before the full stop
+    return f"{fmt(answer)} {unit}" if unit else fmt(answer)  # no stray space before the full stop
 
 
 # -- describing a setup ------------------------------------------------------------
 def describe_setup(s: Setup) -> str:
-    parts = [f"{_n(s.dataset_size)} samples", f"batch size {_n(s.batch_size)}" + (" per device" if s.devices > 1 else "")]
+    parts = [f"{fmt(s.dataset_size)} samples", f"batch size {fmt(s.batch_size)}" + (" per device" if s.devices > 1 else "")]
     if s.devices > 1:
-        parts.append(f"{_n(s.devices)} devices")
+        parts.append(f"{fmt(s.devices)} devices")
     if s.grad_accum > 1:
-        parts.append(f"gradient accumulation {_n(s.grad_accum)}")
+        parts.append(f"gradient accumulation {fmt(s.grad_accum)}")
     if s.drop_last:
         parts.append("drop_last on")
     if s.epochs is not None:
         parts.append(f"{s.epochs:g} epochs")
     if s.max_steps is not None:
-        parts.append(f"max_steps {_n(s.max_steps)}")
+        parts.append(f"max_steps {fmt(s.max_steps)}")
     return f"{', '.join(parts)} ({FRAMEWORK_LABELS[s.framework]})"
 
 
@@ -147,14 +144,14 @@ def _batches_sentence(plan: Plan, epoch: int = 0) -> str:
     per = s.batch_size * s.devices
     b = int(plan.nominal_batches[epoch]) if plan.epochs_started else plan.batches_per_epoch_full
     ratio = f"{s.dataset_size / per:,.3f}".rstrip("0").rstrip(".")
-    head = f"{_n(s.dataset_size)} samples / ({_n(s.batch_size)} per batch x {_n(s.devices)} device(s)) = {ratio}"
+    head = f"{fmt(s.dataset_size)} samples / ({fmt(s.batch_size)} per batch x {fmt(s.devices)} device(s)) = {ratio}"
     last = int(plan.last_batch_sizes[epoch]) if plan.epochs_started else -1
     dropped = int(plan.dropped_per_epoch[epoch]) if plan.epochs_started else 0
-    text = f"{head}, so each device runs {_n(b)} batches per epoch"
+    text = f"{head}, so each device runs {fmt(b)} batches per epoch"
     if dropped:
-        text += f"; drop_last discards the {_n(dropped)} samples that would make a short last batch"
+        text += f"; drop_last discards the {fmt(dropped)} samples that would make a short last batch"
     elif 0 < last < s.batch_size:
-        text += f"; the last batch holds only {_n(last)} samples"
+        text += f"; the last batch holds only {fmt(last)} samples"
     return text + "."
 
 
@@ -166,9 +163,9 @@ def _steps_per_epoch(s: Setup, rng: random.Random, **_) -> Question:
     steps = int(p.steps[0])
     text = _batches_sentence(p)
     if s.grad_accum > 1:
-        text += f" One optimizer step takes {_n(s.grad_accum)} batches (gradient accumulation), and {FRAMEWORK_LABELS[s.framework]} counts {_n(steps)} optimizer steps in epoch 1."
+        text += f" One optimizer step takes {fmt(s.grad_accum)} batches (gradient accumulation), and {FRAMEWORK_LABELS[s.framework]} counts {fmt(steps)} optimizer steps in epoch 1."
     else:
-        text += f" One batch is one optimizer step: {_n(steps)} steps in epoch 1."
+        text += f" One batch is one optimizer step: {fmt(steps)} steps in epoch 1."
     return Question(
         "steps_per_epoch",
         f"{describe_setup(s)}. How many optimizer steps does epoch 1 take?",
@@ -183,17 +180,17 @@ def _total_steps(s: Setup, rng: random.Random, **_) -> Question:
     p = make_plan(s)
     steps = p.steps
     if len(steps) and (steps == steps[0]).all():
-        text = f"{_n(steps[0])} optimizer steps per epoch x {_n(p.epochs_started)} epoch(s) = {_n(p.total_optimizer_steps)}."
+        text = f"{fmt(steps[0])} optimizer steps per epoch x {fmt(p.epochs_started)} epoch(s) = {fmt(p.total_optimizer_steps)}."
     else:
-        shown = ", ".join(_n(v) for v in steps[:6]) + (", ..." if len(steps) > 6 else "")
+        shown = ", ".join(fmt(v) for v in steps[:6]) + (", ..." if len(steps) > 6 else "")
         text = (
-            f"The {_n(p.epochs_started)} epochs that start take {shown} optimizer steps; together {_n(p.total_optimizer_steps)}."
+            f"The {fmt(p.epochs_started)} epochs that start take {shown} optimizer steps; together {fmt(p.total_optimizer_steps)}."
         )
     if s.max_steps is not None and p.planned_optimizer_steps == s.max_steps:
-        text += f" max_steps = {_n(s.max_steps)} ends the run there, whatever the number of epochs."
+        text += f" max_steps = {fmt(s.max_steps)} ends the run there, whatever the number of epochs."
     es = p.early_stop
     if es is not None and es.stopped:
-        text += f" Early stopping ends it at step {_n(es.stop_global_step)} of the {_n(p.planned_optimizer_steps)} planned."
+        text += f" Early stopping ends it at step {fmt(es.stop_global_step)} of the {fmt(p.planned_optimizer_steps)} planned."
     return Question(
         "total_steps",
         f"{describe_setup(s)}. How many optimizer steps does the whole run take?",
@@ -211,7 +208,7 @@ def _effective_batch(s: Setup, rng: random.Random, **_) -> Question:
         f"{describe_setup(s)}. How many samples go into one optimizer step (the effective batch)?",
         p.effective_batch_size,
         "samples",
-        f"batch {_n(s.batch_size)} x {_n(s.devices)} device(s) x accumulation {_n(s.grad_accum)} = {_n(p.effective_batch_size)} samples per optimizer step.",
+        f"batch {fmt(s.batch_size)} x {fmt(s.devices)} device(s) x accumulation {fmt(s.grad_accum)} = {fmt(p.effective_batch_size)} samples per optimizer step.",
         s,
     )
 
@@ -229,10 +226,10 @@ def _epoch_of_step(s: Setup, rng: random.Random, step: int | None = None, **_) -
     fraction = float(p.epoch_at(g))
     return Question(
         "epoch_of_step",
-        f"{describe_setup(s)}. In which epoch (counting from 1) is optimizer step {_n(g)} taken?",
+        f"{describe_setup(s)}. In which epoch (counting from 1) is optimizer step {fmt(g)} taken?",
         e + 1,
         "",
-        f"Epoch {_n(e + 1)} takes optimizer steps {_n(first)} to {_n(last)}, so step {_n(g)} falls in it;"
+        f"Epoch {fmt(e + 1)} takes optimizer steps {fmt(first)} to {fmt(last)}, so step {fmt(g)} falls in it;"
         f" when that step is taken, {fraction:,.2f} epochs are done.",
         s,
         fraction=fraction,
@@ -257,7 +254,7 @@ def _constant_metrics_plan(s: Setup) -> Plan:
 def _cadence(s: Setup) -> str:
     if s.framework == "lightning" and s.val_check_interval is None:
         n = s.check_val_every_n_epoch
-        return "a validation at the end of every epoch" if n == 1 else f"a validation every {_n(n)} epochs"
+        return "a validation at the end of every epoch" if n == 1 else f"a validation every {fmt(n)} epochs"
     if s.framework == "keras":
         return "validation every epoch" if s.validation_freq == 1 else f"validation_freq {s.validation_freq}"
     if s.eval_every_steps is not None:
@@ -296,16 +293,16 @@ def _earliest_stop(s: Setup, rng: random.Random, patience: int | None = None, as
         raise _NotApplicable("too many evaluations to replay")
     if es.stopped:
         text = (
-            f"The first evaluation sets the best value. If no later one improves on it, patience {_n(patience)} runs out"
-            f" at evaluation {_n(es.evaluations_done)}, at optimizer step {_n(es.stop_global_step)} in epoch {_n(es.stop_epoch)}."
+            f"The first evaluation sets the best value. If no later one improves on it, patience {fmt(patience)} runs out"
+            f" at evaluation {fmt(es.evaluations_done)}, at optimizer step {fmt(es.stop_global_step)} in epoch {fmt(es.stop_epoch)}."
         )
     else:
         text = (
-            f"The run has only {_n(len(p.evaluations))} evaluation(s), too few for patience {_n(patience)} to run out;"
-            f" training ends as planned at step {_n(es.stop_global_step)}, in epoch {_n(es.stop_epoch)}."
+            f"The run has only {fmt(len(p.evaluations))} evaluation(s), too few for patience {fmt(patience)} to run out;"
+            f" training ends as planned at step {fmt(es.stop_global_step)}, in epoch {fmt(es.stop_epoch)}."
         )
     as_step = ask == "step" if ask in ("step", "epoch") else rng.random() < 0.5
-    prompt = f"{describe_setup(s)}, with {_cadence(s)} and early stopping with patience {_n(patience)}. "
+    prompt = f"{describe_setup(s)}, with {_cadence(s)} and early stopping with patience {fmt(patience)}. "
     prompt += (
         "At which optimizer step can training stop at the earliest?"
         if as_step
@@ -331,16 +328,16 @@ def _early_stop(s: Setup, rng: random.Random, **_) -> Question:
     best = (
         ""
         if es.best_eval_index is None
-        else f" The best value is at evaluation {_n(es.best_eval_index + 1)} ({s.metrics[es.best_eval_index]:g})."
+        else f" The best value is at evaluation {fmt(es.best_eval_index + 1)} ({s.metrics[es.best_eval_index]:g})."
     )
     if es.stopped:
-        text = f"{best} Patience {_n(s.patience)} runs out at evaluation {_n(es.evaluations_done)}: training stops at optimizer step {_n(es.stop_global_step)}, in epoch {_n(es.stop_epoch)}."
+        text = f"{best} Patience {fmt(s.patience)} runs out at evaluation {fmt(es.evaluations_done)}: training stops at optimizer step {fmt(es.stop_global_step)}, in epoch {fmt(es.stop_epoch)}."
     else:
-        text = f"{best} Patience {_n(s.patience)} never runs out in {_n(es.evaluations_done)} evaluations: training ends as planned at step {_n(es.stop_global_step)}, in epoch {_n(es.stop_epoch)}."
+        text = f"{best} Patience {fmt(s.patience)} never runs out in {fmt(es.evaluations_done)} evaluations: training ends as planned at step {fmt(es.stop_global_step)}, in epoch {fmt(es.stop_epoch)}."
     values = ", ".join(f"{v:g}" for v in s.metrics[:12]) + (", ..." if len(s.metrics) > 12 else "")
     return Question(
         "early_stop",
-        f"{describe_setup(s)}, with {_cadence(s)}, early stopping with patience {_n(s.patience)}"
+        f"{describe_setup(s)}, with {_cadence(s)}, early stopping with patience {fmt(s.patience)}"
         f" and validation losses {values}. In which epoch (counting from 1) does training end?",
         es.stop_epoch,
         "",
@@ -372,7 +369,7 @@ def _samples_dropped(s: Setup, rng: random.Random, **_) -> Question:
         f"{describe_setup(s)}. How many samples does one full epoch never use?",
         int(p.dropped_per_epoch[0]) if p.epochs_started else 0,
         "samples",
-        _batches_sentence(p) + f" Over the whole run {_n(p.samples_dropped)} samples are skipped." + _notes(p),
+        _batches_sentence(p) + f" Over the whole run {fmt(p.samples_dropped)} samples are skipped." + _notes(p),
         s,
     )
 

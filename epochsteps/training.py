@@ -37,6 +37,7 @@ from .conventions import CONVENTIONS
 from .plan import Plan, make_plan
 from .schedules import base_lr
 from .setup import Setup, SetupError
+from .text import fmt
 
 MAX_TRAIN_SAMPLES = 50_000
 MAX_OPTIMIZER_STEPS = 20_000
@@ -162,13 +163,7 @@ class Downsized:
 
 
 def _fmt(v: object) -> str:
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:,.6g}"
-    return str(v)
+    return str(v) if isinstance(v, (bool, str)) or v is None else fmt(v)
 
 
 @dataclass(frozen=True)

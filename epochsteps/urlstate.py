@@ -21,6 +21,7 @@ import numpy as np
 from .evaluation import illustrative_curve, parse_metrics
 from .plan import Plan, make_plan
 from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
+from .text import fmt as fmt_number
 
 ECHO = 40  # characters of an untrusted value echoed back in a notice
 MAX_NOTICES = 12
@@ -220,14 +221,6 @@ def matching_preset(values: Mapping[str, Any]) -> str | None:
     return None
 
 
-def short_number(n: int) -> str:
-    """1,000,000 -> '1M' for slider labels; exact values stay in the number box."""
-    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
-        if n >= size and n % (size // 10) == 0:
-            return f"{n / size:g}{suffix}"
-    return f"{n:,}"
-
-
 LINKED = ("dataset_size", "batch_size", "epochs")  # slider + exact box
 
 
@@ -265,11 +258,6 @@ class _Bad(Exception):
     """A value that cannot be read; the message says what was used instead."""
 
 
-def num(value: float) -> str:
-    """A bound as a person reads it: 1,000,000,000 or 0.5."""
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
-
-
 def _number(raw: str) -> float:
     text = raw.strip().replace("_", "").replace(",", "")
     if len(text) > 400:
@@ -284,10 +272,10 @@ def _clamp(c: Control, raw: str, value: float, notices: list[str]) -> float:
     if math.isnan(value):
         raise _Bad("is not a number")
     if c.low is not None and value < c.low:
-        notices.append(f"{c.key}={echo(raw)} is below {num(c.low)}: using {num(c.low)}")
+        notices.append(f"{c.key}={echo(raw)} is below {fmt_number(c.low)}: using {fmt_number(c.low)}")
         return c.low
     if c.high is not None and value > c.high:
-        notices.append(f"{c.key}={echo(raw)} is above {num(c.high)}: using {num(c.high)}")
+        notices.append(f"{c.key}={echo(raw)} is above {fmt_number(c.high)}: using {fmt_number(c.high)}")
         return c.high
     return value
 

@@ -11,6 +11,7 @@ import vl_convert as vlc
 
 from epochsteps import Setup
 from epochsteps import lab_charts as lc
+from epochsteps.text import ordinal
 from epochsteps.training import batch_pair, compare_batch_sizes, step_noise, train
 
 
@@ -121,7 +122,7 @@ def test_long_series_are_thinned_under_the_row_budget(long_run):
     k = table["step"].to_numpy()
     assert np.all(np.diff(k)[:-1] == stride)
     np.testing.assert_allclose(table["loss"], run.train_loss_per_step[k - 1], rtol=1e-4)
-    assert f"every {lc._ordinal(stride)} shown" in json.dumps(spec["title"])
+    assert f"every {ordinal(stride)} shown" in json.dumps(spec["title"])
 
 
 def test_no_step_gives_a_message():
@@ -221,6 +222,6 @@ def test_the_live_specs_draw_each_runs_titles(stopped_run, pair):
 
 
 def test_ordinals_read_as_english():
-    assert [lc._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 20, 21, 22, 101, 111, 1000)] == [
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 20, 21, 22, 101, 111, 1000)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "20th", "21st", "22nd", "101st", "111th", "1,000th",
     ]  # fmt: skip

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from epochsteps import Setup, make_plan
+from epochsteps.text import short_number
 from epochsteps.urlstate import (
     BATCH_STOPS,
     CONTROLS,
@@ -24,7 +25,6 @@ from epochsteps.urlstate import (
     neighbours,
     parse_query,
     preset_values,
-    short_number,
     to_query,
     values_to_setup,
 )

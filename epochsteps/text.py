@@ -1,0 +1,57 @@
+"""How the project writes numbers and counted nouns in sentences, cards, captions and files.
+
+One formatter for every display number (thousands separators, no exponent, no trailing
+zeros), so a count reads the same on the page, in the CLI, in exports and in the quiz.
+The URL's own encoding of values is not display text and lives in `urlstate`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fmt(x: float | int) -> str:
+    """A number with thousands separators; floats without exponent or trailing zeros."""
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    x = float(x)
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
+    text = np.format_float_positional(x, trim="-", precision=6)
+    whole, _, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    whole = f"{int(whole.lstrip('-') or 0):,}"
+    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
+
+
+def tex(x: float | int) -> str:
+    """`fmt` for LaTeX: `{,}` keeps KaTeX from spacing the separator as punctuation."""
+    return fmt(x).replace(",", "{,}")
+
+
+def plural(n: float | int, word: str, many: str | None = None) -> str:
+    """'1 step', '2 steps', '1 batch', '3 batches' (pass `many` for irregular plurals)."""
+    return f"{fmt(n)} {word if n == 1 else (many or word + 's')}"
+
+
+def short_number(n: int) -> str:
+    """1,000,000 -> '1M' for slider stops; exact values are written with `fmt`."""
+    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if n >= size and n % (size // 10) == 0:
+            return f"{n / size:g}{suffix}"
+    return fmt(n)
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 11th, 21st."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{fmt(n)}{suffix}"
+
+
+def listing(values, keep: int = 8) -> str:
+    """A list of counts as '[1, 2, 3, ...] (40)', its length given once it is shortened."""
+    values = list(values)
+    text = ", ".join(fmt(v) for v in values[:keep])
+    return f"[{text}, ...] ({fmt(len(values))})" if len(values) > keep else f"[{text}]"
