@@ -31,6 +31,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from epochsteps import charts, explain, exports, lab_charts, lessons, quiz, share, training
 from epochsteps import urlstate as us
+from epochsteps.conventions import LABELS
 from epochsteps.plan import Plan
 from epochsteps.setup import Setup, SetupError
 from epochsteps.text import short_number
@@ -47,7 +48,6 @@ CACHE_ENTRIES = 24  # per cached function: memory stays flat however many settin
 # Altair validates every schema object as it is built (its "debug mode"): about a third of
 # the time a new setup's charts take. The chart tests validate the same specs in full.
 alt.utils.schemapi.disable_debug_mode()
-FRAMEWORK_LABELS = explain.SHORT_NAMES
 
 st.set_page_config(page_title="Epochs vs steps", layout="centered")  # no page_icon: it would be fetched from a CDN
 
@@ -827,7 +827,7 @@ def advanced_controls(values: dict) -> None:
         "Framework convention",
         us.FRAMEWORKS,
         key="framework",
-        format_func=lambda f: FRAMEWORK_LABELS[f],
+        format_func=LABELS.get,
         persist_state="session",
         help="Whose counting rules to use. pytorch-flush is a hand-written loop that also steps the leftover accumulation window at the end of each epoch.",
     )
@@ -1060,7 +1060,7 @@ def translator_section(setup: Setup) -> None:
     st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     for line in differences:
         st.markdown(f"- {line}")
-    tabs = st.tabs([FRAMEWORK_LABELS[fw] for fw in us.FRAMEWORKS], default=FRAMEWORK_LABELS[setup.framework])  # open on yours
+    tabs = st.tabs([LABELS[fw] for fw in us.FRAMEWORKS], default=LABELS[setup.framework])  # open on yours
     snippets = snippets_for(setup)
     for tab, fw in zip(tabs, us.FRAMEWORKS, strict=True):
         tab.code(snippets[fw], language="python", wrap_lines=True)  # no sideways scrolling at 390 px

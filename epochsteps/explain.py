@@ -19,32 +19,16 @@ import numpy as np
 import pandas as pd
 
 from . import loading
-from .conventions import CONVENTIONS
+from .conventions import CONVENTIONS, LABELS
 from .conventions import hf as hf_rules
-from .conventions import keras as keras_rules
 from .conventions import lightning as lightning_rules
 from .conventions import pytorch as pytorch_rules
 from .plan import Plan, make_plan
-from .schedules import base_lr, hf_warmup_steps
+from .schedules import hf_warmup_steps
 from .setup import FRAMEWORKS, MAX_BATCH_SIZE, Setup, SetupError
 from .text import fmt, plural, tex
 
 TORCH_LIKE = ("pytorch", "pytorch-flush", "lightning")
-SHORT_NAMES = {
-    "pytorch": "PyTorch loop",
-    "pytorch-flush": "PyTorch loop + flush",
-    "hf": "HF Trainer",
-    "lightning": "Lightning",
-    "keras": "Keras fit",
-}
-DEFAULT_EPOCHS = {
-    "pytorch": 1,
-    "pytorch-flush": 1,
-    "hf": hf_rules.DEFAULT_EPOCHS,
-    "lightning": lightning_rules.DEFAULT_MAX_EPOCHS,
-    "keras": keras_rules.DEFAULT_EPOCHS,
-}
-
 GLOSSARY: dict[str, str] = {
     "epoch": "One pass over the training data (each device's shard of it). With max_steps or a fractional epoch count the last epoch can stop part way.",
     "batch": "The samples processed together in one forward and backward pass on one device; its size is batch_size.",
@@ -113,11 +97,7 @@ def _planned_steps(setup: Setup) -> int | None:
 
 def _resolved_epochs(setup: Setup) -> float | None:
     """The epoch count the framework uses, None when only max_steps bounds the run."""
-    if setup.epochs is not None:
-        return setup.epochs
-    if setup.max_steps is not None and setup.framework != "keras":
-        return None
-    return DEFAULT_EPOCHS[setup.framework]
+    return CONVENTIONS[setup.framework].epochs(setup)
 
 
 def formula_terms(plan: Plan) -> list[Term]:
@@ -1026,7 +1006,7 @@ def translator(setup: Setup) -> pd.DataFrame:
     """
     rows = []
     for t in translations(setup):
-        name = SHORT_NAMES[t.framework] + (" (yours)" if t.framework == setup.framework else "")
+        name = LABELS[t.framework] + (" (yours)" if t.framework == setup.framework else "")
         if t.plan is None:
             row = dict.fromkeys(TRANSLATOR_COLUMNS, "—")
             row["convention"] = name
@@ -1059,7 +1039,7 @@ def _who(framework: str, accum: int) -> str:
         return f"a hand-written `(i + 1) % {accum}` loop" if accum > 1 else "a PyTorch loop"
     if framework == "pytorch-flush":
         return "the same loop stepping its leftover window"
-    return SHORT_NAMES[framework]
+    return LABELS[framework]
 
 
 def _join(names: list[str]) -> str:
@@ -1073,7 +1053,7 @@ def _reasons(t: Translation, column: str, by_framework: dict[str, Translation], 
     """Known rules that explain `t`'s number in `column`: (phrase about itself, phrase naming it)."""
     p, s = t.plan, t.setup
     fw, L, A = s.framework, p.batches_per_epoch_full, s.grad_accum
-    name = SHORT_NAMES[fw]
+    name = LABELS[fw]
     out = []
     if column in _COUNT_COLUMNS:
         if "global_batch" in t.adapted and column in ("planned steps", "batches per epoch"):
@@ -1194,313 +1174,11 @@ def differences(setup: Setup) -> list[str]:
 # -- code snippets ------------------------------------------------------------------------
 
 
-def _py(x) -> str:
-    """A Python literal; ints with underscores as thousands separators."""
-    if isinstance(x, bool):
-        return repr(x)
-    if isinstance(x, int):
-        return f"{x:_}"
-    if isinstance(x, float):
-        return f"{int(x):_}.0" if x == int(x) and abs(x) < 1e15 else repr(x)
-    if isinstance(x, tuple):
-        return "[" + ", ".join(_py(v) for v in x) + "]"
-    return repr(x)
 
 
-def _lr_lambda(kind: str, indent: str) -> list[str]:
-    """HF's multipliers (schedules.hf_multiplier) of s completed steps as a Python function."""
-    body = [
-        "def lr_lambda(step):  # step = optimizer steps already taken",
-        "    if step < warmup:",
-        "        return step / max(1, warmup)",
-    ]
-    if kind == "linear":
-        body.append("    return max(0.0, (total_steps - step) / max(1, total_steps - warmup))")
-    elif kind == "cosine":
-        body += [
-            "    progress = (step - warmup) / max(1, total_steps - warmup)",
-            "    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))",
-        ]
-    else:
-        body = ["def lr_lambda(step):", "    return 1.0"] if kind == "constant" else body + ["    return 1.0"]
-    return [indent + line for line in body]
 
 
-def _monitor(setup: Setup) -> tuple[str, bool]:
-    return ("val_loss", False) if setup.mode == "min" else ("val_accuracy", True)
 
-
-def _pytorch_snippet(s: Setup, plan: Plan | None) -> list[str]:
-    flush = s.framework == "pytorch-flush"
-    A, W = s.grad_accum, s.devices
-    needs_math = s.patience is not None or s.lr_schedule == "cosine"
-    epochs = _resolved_epochs(s)
-    lines = []
-    if needs_math:
-        lines.append("import math")
-    if epochs is None:
-        lines.append("import itertools")
-    lines += ["import torch", "from torch.utils.data import DataLoader" + (", DistributedSampler" if W > 1 else ""), ""]
-    lines.append(
-        f"# {fmt(s.dataset_size)} samples; effective batch {fmt(s.batch_size)} x {plural(W, 'device')} x accumulation {fmt(A)} = {fmt(s.effective_batch_size)}"
-    )
-    if W > 1:
-        lines.append(f"# launch: torchrun --nproc_per_node={W} train.py (after torch.distributed.init_process_group)")
-        lines.append("sampler = DistributedSampler(train_ds, shuffle=True)  # pads every device to ceil(N / devices) samples")
-        lines.append(f"loader = DataLoader(train_ds, batch_size={_py(s.batch_size)}, sampler=sampler, drop_last={s.drop_last})")
-    else:
-        lines.append(f"loader = DataLoader(train_ds, batch_size={_py(s.batch_size)}, shuffle=True, drop_last={s.drop_last})")
-    if plan is not None:
-        lines.append(
-            f"# len(loader) == {fmt(plan.batches_per_epoch_full)} batches per epoch" + (" on each device" if W > 1 else "")
-        )
-    if epochs is not None:
-        lines.append(f"epochs = {_py(int(epochs))}")
-    if A > 1:
-        lines.append(f"accum = {_py(A)}")
-    if s.max_steps is not None:
-        lines.append(f"max_steps = {_py(s.max_steps)}")
-    evaluates = s.eval_every_steps is not None and s.eval_every_steps >= 1
-    if evaluates:
-        lines.append(f"eval_every = {_py(int(s.eval_every_steps))}  # optimizer steps")
-    if s.patience is not None and evaluates:
-        lines += [
-            f"patience, min_delta = {_py(s.patience)}, {_py(float(s.min_delta))}",
-            "best, bad_evals = " + ("math.inf" if s.mode == "min" else "-math.inf") + ", 0",
-        ]
-    lines.append(f"optimizer = torch.optim.AdamW(model.parameters(), lr={_py(base_lr(s))})")
-    if s.lr_schedule is not None:
-        total = plan.planned_optimizer_steps if plan is not None else 1
-        lines += [
-            f"total_steps = {_py(total)}  # the optimizer steps this loop takes",
-            f"warmup = {_py(int(s.warmup_steps))}",
-            "",
-        ]
-        lines += _lr_lambda(s.lr_schedule, "")
-        lines += ["", "scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)  # stepped once per optimizer step"]
-    stops = []
-    if s.max_steps is not None:
-        stops.append("global_step >= max_steps")
-    if s.patience is not None and evaluates:
-        stops.append("bad_evals >= patience")
-    lines += ["", "global_step = 0"]
-    lines.append("for epoch in itertools.count():" if epochs is None else "for epoch in range(epochs):")
-    if W > 1:
-        lines.append("    sampler.set_epoch(epoch)  # a new shuffle each epoch")
-    lines += ["    model.train()", "    for i, (x, y) in enumerate(loader):"]
-    lines.append("        loss = loss_fn(model(x), y)" + (" / accum" if A > 1 else ""))
-    lines.append("        loss.backward()")
-    ind = "        "
-    if A > 1:
-        if flush:
-            lines.append("        if (i + 1) % accum == 0 or i + 1 == len(loader):  # the last, short window steps too")
-        else:
-            lines.append("        if (i + 1) % accum == 0:  # a leftover window at the end of an epoch never steps")
-        ind = "            "
-    lines.append(ind + "optimizer.step()")
-    if s.lr_schedule is not None:
-        lines.append(ind + "scheduler.step()")
-    lines += [ind + "optimizer.zero_grad()", ind + "global_step += 1"]
-    if evaluates:
-        lines.append(ind + "if global_step % eval_every == 0:")
-        lines.append(ind + "    metric = evaluate(model)  # your validation pass")
-        if s.patience is not None:
-            better = "metric < best - min_delta" if s.mode == "min" else "metric > best + min_delta"
-            lines += [
-                ind + f"    if {better}:",
-                ind + "        best, bad_evals = metric, 0",
-                ind + "    else:",
-                ind + "        bad_evals += 1",
-            ]
-    if stops:
-        lines += [ind + f"if {' or '.join(stops)}:", ind + "    break"]
-        lines += [f"    if {' or '.join(stops)}:", "        break"]
-    if plan is not None:
-        lines.append(f"# {fmt(plan.planned_optimizer_steps)} optimizer steps in total")
-    return lines
-
-
-def _hf_snippet(s: Setup, plan: Plan | None) -> list[str]:
-    lines = [
-        "from transformers import "
-        + ("EarlyStoppingCallback, " if s.patience is not None else "")
-        + "Trainer, TrainingArguments",
-        "",
-    ]
-    if s.devices > 1:
-        lines.append(f"# launch: torchrun --nproc_per_node={s.devices} train.py")
-    args = [
-        'output_dir="out"',
-        f"per_device_train_batch_size={_py(s.batch_size)}",
-        f"gradient_accumulation_steps={_py(s.grad_accum)}",
-    ]
-    if s.epochs is not None:
-        args.append(
-            f"num_train_epochs={_py(s.epochs)}" + ("  # ignored: max_steps overrides it" if s.max_steps is not None else "")
-        )
-    elif s.max_steps is None:
-        args.append(f"num_train_epochs={_py(hf_rules.DEFAULT_EPOCHS)}  # the default")
-    if s.max_steps is not None:
-        args.append(f"max_steps={_py(s.max_steps)}")
-    args.append(f"dataloader_drop_last={s.drop_last}")
-    if s.eval_every_steps is None:
-        args.append('eval_strategy="epoch"')
-        if s.patience is not None:
-            args.append('save_strategy="epoch"')
-    else:
-        every = _py(int(s.eval_every_steps) if s.eval_every_steps >= 1 else float(s.eval_every_steps))
-        args += [
-            'eval_strategy="steps"',
-            f"eval_steps={every}" + ("  # a ratio of the total steps" if s.eval_every_steps < 1 else ""),
-        ]
-        if s.patience is not None:
-            args += ['save_strategy="steps"', f"save_steps={every}"]
-    args.append(f"learning_rate={_py(base_lr(s))}")
-    if s.lr_schedule is not None:
-        args.append(f'lr_scheduler_type="{s.lr_schedule}"')
-        if s.warmup_steps:
-            warmup = int(s.warmup_steps) if s.warmup_steps >= 1 else float(s.warmup_steps)
-            args.append(f"warmup_steps={_py(warmup)}" + ("  # a ratio of the total steps" if s.warmup_steps < 1 else ""))
-    if s.patience is not None:
-        metric, greater = _monitor(s)
-        args += [
-            "load_best_model_at_end=True",
-            f'metric_for_best_model="eval_{metric.removeprefix("val_")}"',
-            f"greater_is_better={greater}",
-        ]
-    lines.append("args = TrainingArguments(")
-    lines += [f"    {a}," if "  #" not in a else f"    {a.replace('  #', ',  #', 1)}" for a in args]
-    lines.append(")")
-    lines += [
-        "trainer = Trainer(",
-        "    model=model,",
-        "    args=args,",
-        "    train_dataset=train_ds,",
-        "    eval_dataset=eval_ds,",
-    ]
-    if s.patience is not None:
-        lines.append(
-            f"    callbacks=[EarlyStoppingCallback(early_stopping_patience={_py(s.patience)}, early_stopping_threshold={_py(float(s.min_delta))})],"
-        )
-    lines.append(")")
-    total = f"  # {fmt(plan.planned_optimizer_steps)} optimizer steps (state.global_step)" if plan is not None else ""
-    lines.append("trainer.train()" + total)
-    return lines
-
-
-def _lightning_snippet(s: Setup, plan: Plan | None) -> list[str]:
-    lines = []
-    if s.lr_schedule == "cosine":
-        lines.append("import math")
-    lines.append("import lightning as L")
-    if s.lr_schedule is not None:
-        lines.append("import torch")
-    if s.patience is not None:
-        lines.append("from lightning.pytorch.callbacks import EarlyStopping")
-    lines += ["from torch.utils.data import DataLoader", ""]
-    if s.lr_schedule is not None:
-        lines += [
-            "class LitModel(L.LightningModule):",
-            '    # training_step and validation_step (with self.log("val_loss", ...)) go here',
-            "",
-            "    def configure_optimizers(self):",
-            f"        optimizer = torch.optim.AdamW(self.parameters(), lr={_py(base_lr(s))})",
-            "        total_steps = self.trainer.estimated_stepping_batches"
-            + (f"  # {fmt(plan.schedule.lr_horizon)} here" if plan is not None else ""),
-            f"        warmup = {_py(int(s.warmup_steps))}",
-            "",
-        ]
-        lines += _lr_lambda(s.lr_schedule, "        ")
-        lines += [
-            "",
-            "        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)",
-            '        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}',
-            "",
-            "",
-            "model = LitModel()",
-        ]
-    note = "  # Lightning adds a DistributedSampler per device" if s.devices > 1 else ""
-    lines.append(
-        f"train_loader = DataLoader(train_ds, batch_size={_py(s.batch_size)}, shuffle=True, drop_last={s.drop_last}){note}"
-    )
-    if plan is not None:
-        lines.append(f"# {fmt(plan.batches_per_epoch_full)} batches per epoch" + (" on each device" if s.devices > 1 else ""))
-    args = []
-    epochs = _resolved_epochs(s)
-    if epochs is None:
-        args.append("max_epochs=-1")
-    elif s.epochs is None:
-        args.append(f"max_epochs={_py(int(epochs))}  # the default")
-    else:
-        args.append(f"max_epochs={_py(int(epochs))}")
-    if s.max_steps is not None:
-        args.append(f"max_steps={_py(s.max_steps)}")
-    if s.grad_accum > 1:
-        args.append(f"accumulate_grad_batches={_py(s.grad_accum)}")
-    if s.devices > 1:
-        args += [f"devices={_py(s.devices)}", 'strategy="ddp"']
-    if s.val_check_interval is not None:
-        args.append(
-            f"val_check_interval={_py(s.val_check_interval) if isinstance(s.val_check_interval, int) else repr(float(s.val_check_interval))}"
-        )
-    if s.check_val_every_n_epoch != 1:
-        args.append(f"check_val_every_n_epoch={_py(s.check_val_every_n_epoch)}")
-    if s.patience is not None:
-        metric, _ = _monitor(s)
-        args.append(
-            f'callbacks=[EarlyStopping(monitor="{metric}", mode="{s.mode}", patience={_py(s.patience)}, min_delta={_py(float(s.min_delta))})]'
-        )
-    lines.append("trainer = L.Trainer(")
-    lines += [f"    {a}," if "  #" not in a else f"    {a.replace('  #', ',  #', 1)}" for a in args]
-    lines.append(")")
-    total = f"  # {fmt(plan.planned_optimizer_steps)} optimizer steps (trainer.global_step)" if plan is not None else ""
-    lines.append("trainer.fit(model, train_loader, val_loader)" + total)
-    return lines
-
-
-def _keras_snippet(s: Setup, plan: Plan | None, original: Setup) -> list[str]:
-    lines = ["import keras", ""]
-    lr = base_lr(s)
-    if s.lr_schedule == "cosine":
-        horizon = plan.schedule.lr_horizon if plan is not None else 1
-        warmup = int(s.warmup_steps)
-        lines.append("# counted in batches (the optimizer's raw counter), not in optimizer steps")
-        if warmup:
-            lines.append(
-                f"learning_rate = keras.optimizers.schedules.CosineDecay(0.0, decay_steps={_py(max(1, horizon - warmup))}, warmup_target={_py(lr)}, warmup_steps={_py(warmup)})"
-            )
-        else:
-            lines.append(f"learning_rate = keras.optimizers.schedules.CosineDecay({_py(lr)}, decay_steps={_py(horizon)})")
-    else:
-        lines.append(f"learning_rate = {_py(lr)}")
-    accum = f", gradient_accumulation_steps={_py(s.grad_accum)}" if s.grad_accum > 1 else ""
-    lines.append(f"optimizer = keras.optimizers.AdamW(learning_rate=learning_rate{accum})")
-    lines.append('model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])')
-    args = ["x_train", "y_train"]
-    note = (
-        f"  # the global batch: {fmt(original.batch_size)} per device x {fmt(original.devices)} devices"
-        if original.devices > 1
-        else ""
-    )
-    args.append(f"batch_size={_py(s.batch_size)}{note}")
-    args.append(f"epochs={_py(int(_resolved_epochs(s)))}")
-    if s.steps_per_epoch is not None:
-        args.append(f"steps_per_epoch={_py(s.steps_per_epoch)}")
-    args.append("validation_data=(x_val, y_val)")
-    if s.validation_freq != 1:
-        args.append(f"validation_freq={_py(s.validation_freq)}")
-    if s.patience is not None:
-        metric, _ = _monitor(s)
-        args.append(
-            f'callbacks=[keras.callbacks.EarlyStopping(monitor="{metric}", mode="{s.mode}", patience={_py(s.patience)}, '
-            f"min_delta={_py(float(s.min_delta))}, start_from_epoch={_py(s.start_from_epoch)}, restore_best_weights=True)]"
-        )
-    lines.append("history = model.fit(")
-    lines += [f"    {a}," if "  #" not in a else f"    {a.replace('  #', ',  #', 1)}" for a in args]
-    lines.append(")")
-    if plan is not None:
-        lines.append(f"# {fmt(plan.planned_optimizer_steps)} optimizer steps (optimizer.iterations)")
-    return lines
 
 
 def code_snippet(setup: Setup, framework: str) -> str:
@@ -1512,14 +1190,7 @@ def code_snippet(setup: Setup, framework: str) -> str:
     head = [f"# {note}" for note in t.notes]
     if t.refusal:
         head.append(f"# {CONVENTIONS[framework].label} refuses this setup: {t.refusal}")
-    if framework in ("pytorch", "pytorch-flush"):
-        body = _pytorch_snippet(s, t.plan)
-    elif framework == "hf":
-        body = _hf_snippet(s, t.plan)
-    elif framework == "lightning":
-        body = _lightning_snippet(s, t.plan)
-    else:
-        body = _keras_snippet(s, t.plan, setup)
+    body = CONVENTIONS[framework].snippet(s, t.plan, setup)
     return "\n".join(head + body) + "\n"
 
 

@@ -20,8 +20,8 @@ import pandas as pd
 import vl_convert as vlc
 
 from .charts import META
+from .conventions import CONVENTIONS
 from .plan import Plan
-from .quiz import FRAMEWORK_LABELS
 from .setup import Setup, SetupError
 from .text import fmt
 
@@ -268,7 +268,7 @@ def summary_markdown(plan: Plan, files: list[str] | None = None) -> str:
         per_epoch = "0"
     epochs = f"{s.epochs:g}" if s.epochs is not None else "framework default"
     rows = [
-        ("Framework", FRAMEWORK_LABELS.get(s.framework, s.framework)),
+        ("Framework", CONVENTIONS[s.framework].title),
         ("Dataset size", f"{fmt(s.dataset_size)} samples"),
         ("Batch size", f"{fmt(s.batch_size)} per device"),
         ("Devices x gradient accumulation", f"{fmt(s.devices)} x {fmt(s.grad_accum)}"),
@@ -337,7 +337,7 @@ def describe(plan: Plan) -> str:
     s = plan.setup
     return (
         f"{fmt(s.dataset_size)} samples, batch {fmt(s.batch_size)}, effective batch {fmt(plan.effective_batch_size)},"
-        f" {FRAMEWORK_LABELS.get(s.framework, s.framework)}: {fmt(plan.batches_per_epoch_full)} batches per epoch,"
+        f" {CONVENTIONS[s.framework].title}: {fmt(plan.batches_per_epoch_full)} batches per epoch,"
         f" {fmt(plan.epochs_started)} epochs, {fmt(plan.total_optimizer_steps)} optimizer steps in total."
     )
 

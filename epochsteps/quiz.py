@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
+from .conventions import CONVENTIONS
 from .plan import Plan, make_plan
 from .setup import MAX_METRICS, Setup, SetupError
 from .text import fmt
@@ -31,13 +32,6 @@ KINDS = (
 )
 MAX_ANSWER_CHARS = 200
 
-FRAMEWORK_LABELS = {
-    "pytorch": "PyTorch (hand-written loop)",
-    "pytorch-flush": "PyTorch (loop that steps on the leftover window)",
-    "hf": "Hugging Face Trainer",
-    "lightning": "Lightning",
-    "keras": "Keras",
-}
 
 
 @dataclass(frozen=True)
@@ -132,7 +126,7 @@ def describe_setup(s: Setup) -> str:
         parts.append(f"{s.epochs:g} epochs")
     if s.max_steps is not None:
         parts.append(f"max_steps {fmt(s.max_steps)}")
-    return f"{', '.join(parts)} ({FRAMEWORK_LABELS[s.framework]})"
+    return f"{', '.join(parts)} ({CONVENTIONS[s.framework].title})"
 
 
 def _notes(plan: Plan) -> str:
@@ -163,7 +157,7 @@ def _steps_per_epoch(s: Setup, rng: random.Random, **_) -> Question:
     steps = int(p.steps[0])
     text = _batches_sentence(p)
     if s.grad_accum > 1:
-        text += f" One optimizer step takes {fmt(s.grad_accum)} batches (gradient accumulation), and {FRAMEWORK_LABELS[s.framework]} counts {fmt(steps)} optimizer steps in epoch 1."
+        text += f" One optimizer step takes {fmt(s.grad_accum)} batches (gradient accumulation), and {CONVENTIONS[s.framework].title} counts {fmt(steps)} optimizer steps in epoch 1."
     else:
         text += f" One batch is one optimizer step: {fmt(steps)} steps in epoch 1."
     return Question(

@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
-from .. import loading, schedules
-from ..setup import Setup
-from .base import Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
+from ... import loading, schedules
+from ...setup import Setup
+from ..base import Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
 
 NAME = "HF Trainer"
 DEFAULT_EPOCHS = 3.0

@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
-from .. import loading, schedules
-from ..setup import Setup, SetupError
-from .base import MAX_EVALUATIONS, Events, Schedule, epoch_windows, foreign_knobs, refuse, whole_epochs
+from ... import loading, schedules
+from ...setup import Setup, SetupError
+from ..base import MAX_EVALUATIONS, Events, Schedule, epoch_windows, foreign_knobs, refuse, whole_epochs
 
 NAME = "Lightning Trainer"
 DEFAULT_MAX_EPOCHS = 1000

@@ -21,11 +21,12 @@ import math
 
 import numpy as np
 
-from .. import loading, schedules
-from ..setup import Setup
-from .base import Events, Schedule, epoch_windows, foreign_knobs, refuse, step_events, whole_epochs
+from ... import loading, schedules
+from ...setup import Setup
+from ..base import Events, Schedule, epoch_windows, foreign_knobs, refuse, step_events, whole_epochs
 
 NAME = "hand-written PyTorch loop"
+DEFAULT_EPOCHS = 1
 
 
 def steps_per_epoch(batches: int, grad_accum: int, flush: bool) -> int:
@@ -58,7 +59,7 @@ def schedule(setup: Setup, flush: bool) -> Schedule:
     per_epoch = steps_per_epoch(load.batches, setup.grad_accum, flush)
     epochs = whole_epochs(setup, NAME)
     if epochs is None and setup.max_steps is None:
-        epochs = 1
+        epochs = DEFAULT_EPOCHS
     if epochs is None:
         if per_epoch == 0:
             raise refuse(setup, "max_steps", f"the loop never steps ({load.batches} batches per epoch, accumulation {setup.grad_accum}), so max_steps is never reached")

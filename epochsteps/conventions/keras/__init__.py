@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import loading, schedules
-from ..setup import Setup, SetupError
-from .base import MAX_EVALUATIONS, Events, Schedule, foreign_knobs, refuse, whole_epochs
+from ... import loading, schedules
+from ...setup import Setup, SetupError
+from ..base import MAX_EVALUATIONS, Events, Schedule, foreign_knobs, refuse, whole_epochs
 
 NAME = "Keras fit"
 DEFAULT_EPOCHS = 1
