@@ -23,7 +23,7 @@ from .charts import META
 from .conventions import CONVENTIONS
 from .plan import Plan
 from .setup import Setup, SetupError
-from .text import fmt
+from .text import fmt, plural
 
 PNG_SCALE = 2  # crisp on a projector and in a PDF handout
 EXPORT_WIDTH = 720  # px for charts the page sizes to its column ("container"); a 16:9 slide's content width
@@ -266,9 +266,10 @@ def summary_markdown(plan: Plan, files: list[str] | None = None) -> str:
         per_epoch = f"{fmt(steps.min())} to {fmt(steps.max())} (first epoch: {fmt(steps[0])})"
     else:
         per_epoch = "0"
-    epochs = f"{s.epochs:g}" if s.epochs is not None else "framework default"
+    resolved = CONVENTIONS[s.framework].epochs(s)
+    epochs = fmt(s.epochs) if s.epochs is not None else ("none (max_steps)" if resolved is None else f"{fmt(resolved)} (the default)")
     rows = [
-        ("Framework", CONVENTIONS[s.framework].title),
+        ("Framework", CONVENTIONS[s.framework].label),
         ("Dataset size", f"{fmt(s.dataset_size)} samples"),
         ("Batch size", f"{fmt(s.batch_size)} per device"),
         ("Devices x gradient accumulation", f"{fmt(s.devices)} x {fmt(s.grad_accum)}"),
@@ -336,9 +337,9 @@ def describe(plan: Plan) -> str:
     """One sentence with the plan's key numbers (caption, alt text)."""
     s = plan.setup
     return (
-        f"{fmt(s.dataset_size)} samples, batch {fmt(s.batch_size)}, effective batch {fmt(plan.effective_batch_size)},"
-        f" {CONVENTIONS[s.framework].title}: {fmt(plan.batches_per_epoch_full)} batches per epoch,"
-        f" {fmt(plan.epochs_started)} epochs, {fmt(plan.total_optimizer_steps)} optimizer steps in total."
+        f"{plural(s.dataset_size, 'sample')}, batch {fmt(s.batch_size)}, effective batch {fmt(plan.effective_batch_size)},"
+        f" {CONVENTIONS[s.framework].label}: {plural(plan.batches_per_epoch_full, 'batch', 'batches')} per epoch,"
+        f" {plural(round(plan.epochs_run, 2), 'epoch')}, {plural(plan.total_optimizer_steps, 'optimizer step')} in total."
     )
 
 

@@ -25,6 +25,11 @@ def torch_dataloader(n: int, batch: int, drop_last: bool) -> EpochLoad:
     return EpochLoad(batches, last, batch * (batches - 1) + last)
 
 
+def distributed_share(n: int, devices: int) -> int:
+    """`DistributedSampler.num_samples` with drop_last=False: every rank gets ceil(n / devices)."""
+    return -(-n // devices)
+
+
 def distributed_sampler(n: int, batch: int, devices: int, drop_last: bool) -> EpochLoad:
     """`DistributedSampler(drop_last=False)` (torch/utils/data/distributed.py) feeding a
     `DataLoader(drop_last=...)` on each rank, as Lightning and a hand-written DDP loop do.
@@ -33,8 +38,7 @@ def distributed_sampler(n: int, batch: int, devices: int, drop_last: bool) -> Ep
     """
     if devices == 1:
         return torch_dataloader(n, batch, drop_last)
-    per_rank = -(-n // devices)
-    rank = torch_dataloader(per_rank, batch, drop_last)
+    rank = torch_dataloader(distributed_share(n, devices), batch, drop_last)
     return EpochLoad(rank.batches, rank.last_batch_size, rank.samples * devices)
 
 

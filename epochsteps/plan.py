@@ -31,6 +31,13 @@ class Plan:
     def epochs_started(self) -> int:
         return len(self.batches)
 
+    @property
+    def epochs_run(self) -> float:
+        """Epochs the run went through, the last one as the share of its batches that ran."""
+        if not self.epochs_started:
+            return 0.0
+        return self.epochs_started - 1 + int(self.batches[-1]) / max(int(self.nominal_batches[-1]), 1)
+
     @cached_property
     def epoch_end_global_steps(self) -> np.ndarray:
         return np.cumsum(self.steps, dtype=np.int64)

@@ -18,7 +18,7 @@ import numpy as np
 from .conventions import CONVENTIONS
 from .plan import Plan, make_plan
 from .setup import MAX_METRICS, Setup, SetupError
-from .text import fmt
+from .text import fmt, plain_math, plural
 
 KINDS = (
     "steps_per_epoch",
@@ -94,19 +94,10 @@ def check(question: Question, answer_text: str) -> Verdict:
         return Verdict(None, "Type one number, for example 1,000 or 1e3.", "")
     if value == question.answer:
         return Verdict(True, f"Right: {_with_unit(question.answer, question.unit)}.", question.reasoning, value)
-    if question.fraction is not None and abs(float(value) - question.fraction) < 0.01:
-        return Verdict(
-            True,
-            f"Right: {question.fraction:,.2f} epochs are done at that moment, so it is in epoch {fmt(question.answer)}.",
-            question.reasoning,
-            value,
-        )
-    return Verdict(
-        False,
-        f"Not quite: you answered {_show(value)}; the answer is {_with_unit(question.answer, question.unit)}.",
-        question.reasoning,
-        value,
-    )
+    feedback = f"Not quite: you answered {_show(value)}; the answer is {_with_unit(question.answer, question.unit)}."
+    if question.fraction is not None and value != value.to_integral_value():
+        feedback += f" Epochs are counted from 1: when that step is taken {question.fraction:,.2f} epochs are done, so it is in epoch {fmt(question.answer)}."
+    return Verdict(False, feedback, question.reasoning, value)
 
 
 def _with_unit(answer: int, unit: str) -> str:
@@ -114,19 +105,37 @@ def _with_unit(answer: int, unit: str) -> str:
 
 
 # -- describing a setup ------------------------------------------------------------
-def describe_setup(s: Setup) -> str:
-    parts = [f"{fmt(s.dataset_size)} samples", f"batch size {fmt(s.batch_size)}" + (" per device" if s.devices > 1 else "")]
+def describe_setup(s: Setup, early_stopping: bool = True) -> str:
+    """The setup as a prompt gives it: every input the plan's numbers depend on, in the
+    framework's own argument names where it has them (the learning rate changes no count)."""
+    c = CONVENTIONS[s.framework]
+    parts = [plural(s.dataset_size, "sample"), f"batch size {fmt(s.batch_size)}" + (" per device" if s.devices > 1 else "")]
     if s.devices > 1:
         parts.append(f"{fmt(s.devices)} devices")
     if s.grad_accum > 1:
         parts.append(f"gradient accumulation {fmt(s.grad_accum)}")
     if s.drop_last:
         parts.append("drop_last on")
+    epochs = c.epochs(s)
     if s.epochs is not None:
-        parts.append(f"{s.epochs:g} epochs")
+        parts.append(plural(s.epochs, "epoch"))
+    elif epochs is not None:
+        parts.append(f"{plural(epochs, 'epoch')} ({c.epochs_arg}'s default)")
     if s.max_steps is not None:
         parts.append(f"max_steps {fmt(s.max_steps)}")
-    return f"{', '.join(parts)} ({CONVENTIONS[s.framework].title})"
+    if s.steps_per_epoch is not None:
+        parts.append(f"steps_per_epoch {fmt(s.steps_per_epoch)}")
+    if early_stopping and s.patience is not None:
+        parts.append(c.cadence_words(s))
+        rule = f"early stopping with patience {fmt(s.patience)}"
+        if s.min_delta:
+            rule += f" and min_delta {fmt(s.min_delta)}"
+        if s.mode == "max":
+            rule += " on a metric where higher is better"
+        if s.start_from_epoch:
+            rule += f", start_from_epoch {fmt(s.start_from_epoch)}"
+        parts.append(rule)
+    return f"{', '.join(parts)} ({c.title})"
 
 
 def _notes(plan: Plan) -> str:
@@ -134,32 +143,53 @@ def _notes(plan: Plan) -> str:
 
 
 def _batches_sentence(plan: Plan, epoch: int = 0) -> str:
+    """How epoch `epoch`'s batches come about, in the words of the convention's formula."""
     s = plan.setup
-    per = s.batch_size * s.devices
+    terms = [f"{t.label} = {plain_math(t.expression)} = {fmt(t.value)}" if t.expression else f"{t.label} = {fmt(t.value)}"
+             for t in CONVENTIONS[s.framework].batch_terms(plan)]  # fmt: skip
     b = int(plan.nominal_batches[epoch]) if plan.epochs_started else plan.batches_per_epoch_full
-    ratio = f"{s.dataset_size / per:,.3f}".rstrip("0").rstrip(".")
-    head = f"{fmt(s.dataset_size)} samples / ({fmt(s.batch_size)} per batch x {fmt(s.devices)} device(s)) = {ratio}"
     last = int(plan.last_batch_sizes[epoch]) if plan.epochs_started else -1
     dropped = int(plan.dropped_per_epoch[epoch]) if plan.epochs_started else 0
-    text = f"{head}, so each device runs {fmt(b)} batches per epoch"
+    per_device = "each device runs" if s.devices > 1 else "the run has"
+    text = f"{'; '.join(terms)}, so {per_device} {plural(b, 'batch', 'batches')} in epoch {fmt(epoch + 1)}"
     if dropped:
-        text += f"; drop_last discards the {fmt(dropped)} samples that would make a short last batch"
+        text += f"; drop_last discards the {plural(dropped, 'sample')} that would make a short last batch"
     elif 0 < last < s.batch_size:
-        text += f"; the last batch holds only {fmt(last)} samples"
+        text += f"; the last batch holds only {plural(last, 'sample')}"
     return text + "."
 
 
 # -- question kinds ----------------------------------------------------------------
+MAX_PROMPT_VALUES = 24  # metric values a prompt can list; a decision that needs more is not asked
+
+
+def _without_early_stopping(s: Setup) -> Setup:
+    """The planned run: questions about batches and steps ask about it, so their prompts need no metric values."""
+    return s.replace(patience=None, metrics=(), min_delta=0.0, mode="min", start_from_epoch=0) if s.patience is not None else s
+
+
+def _values_needed(s: Setup, p: Plan) -> str | None:
+    """The metric values the early-stopping decision reads, as a prompt lists them; None when too many."""
+    es = p.early_stop
+    if es is None or es.metrics_ran_out_at is not None:
+        return None
+    needed = es.evaluations_done if es.stopped else len(p.evaluations)
+    if needed > MAX_PROMPT_VALUES:
+        return None
+    return ", ".join(f"{v:g}" for v in s.metrics[:needed])
+
+
 def _steps_per_epoch(s: Setup, rng: random.Random, **_) -> Question:
+    s = _without_early_stopping(s)
     p = make_plan(s)
     if not p.epochs_started:
         raise _NotApplicable("no epoch starts")
     steps = int(p.steps[0])
     text = _batches_sentence(p)
     if s.grad_accum > 1:
-        text += f" One optimizer step takes {fmt(s.grad_accum)} batches (gradient accumulation), and {CONVENTIONS[s.framework].title} counts {fmt(steps)} optimizer steps in epoch 1."
+        text += f" One optimizer step takes {fmt(s.grad_accum)} batches (gradient accumulation), and {CONVENTIONS[s.framework].title} counts {plural(steps, 'optimizer step')} in epoch 1."
     else:
-        text += f" One batch is one optimizer step: {fmt(steps)} steps in epoch 1."
+        text += f" One batch is one optimizer step: {plural(steps, 'step')} in epoch 1."
     return Question(
         "steps_per_epoch",
         f"{describe_setup(s)}. How many optimizer steps does epoch 1 take?",
@@ -171,23 +201,29 @@ def _steps_per_epoch(s: Setup, rng: random.Random, **_) -> Question:
 
 
 def _total_steps(s: Setup, rng: random.Random, **_) -> Question:
+    c = CONVENTIONS[s.framework]
+    values = _values_needed(s, make_plan(s)) if s.patience is not None else None
+    if values is None:
+        s = _without_early_stopping(s)
     p = make_plan(s)
     steps = p.steps
     if len(steps) and (steps == steps[0]).all():
         text = f"{fmt(steps[0])} optimizer steps per epoch x {fmt(p.epochs_started)} epoch(s) = {fmt(p.total_optimizer_steps)}."
     else:
         shown = ", ".join(fmt(v) for v in steps[:6]) + (", ..." if len(steps) > 6 else "")
-        text = (
-            f"The {fmt(p.epochs_started)} epochs that start take {shown} optimizer steps; together {fmt(p.total_optimizer_steps)}."
-        )
+        text = f"The {plural(p.epochs_started, 'epoch')} that start take {shown} optimizer steps; together {fmt(p.total_optimizer_steps)}."
     if s.max_steps is not None and p.planned_optimizer_steps == s.max_steps:
-        text += f" max_steps = {fmt(s.max_steps)} ends the run there, whatever the number of epochs."
+        if c.max_steps_overrides:
+            text += f" max_steps = {fmt(s.max_steps)} overrides the number of epochs."
+        else:
+            text += f" max_steps = {fmt(s.max_steps)} ends the run before the epochs do."
     es = p.early_stop
     if es is not None and es.stopped:
         text += f" Early stopping ends it at step {fmt(es.stop_global_step)} of the {fmt(p.planned_optimizer_steps)} planned."
+    prompt = describe_setup(s) + (f" and validation losses {values}" if values is not None else "")
     return Question(
         "total_steps",
-        f"{describe_setup(s)}. How many optimizer steps does the whole run take?",
+        f"{prompt}. How many optimizer steps does the whole run take?",
         p.total_optimizer_steps,
         "optimizer steps",
         text + _notes(p),
@@ -196,18 +232,20 @@ def _total_steps(s: Setup, rng: random.Random, **_) -> Question:
 
 
 def _effective_batch(s: Setup, rng: random.Random, **_) -> Question:
+    s = _without_early_stopping(s)
     p = make_plan(s)
     return Question(
         "effective_batch",
         f"{describe_setup(s)}. How many samples go into one optimizer step (the effective batch)?",
         p.effective_batch_size,
         "samples",
-        f"batch {fmt(s.batch_size)} x {fmt(s.devices)} device(s) x accumulation {fmt(s.grad_accum)} = {fmt(p.effective_batch_size)} samples per optimizer step.",
+        f"batch {fmt(s.batch_size)} x {plural(s.devices, 'device')} x accumulation {fmt(s.grad_accum)} = {plural(p.effective_batch_size, 'sample')} per optimizer step.",
         s,
     )
 
 
 def _epoch_of_step(s: Setup, rng: random.Random, step: int | None = None, **_) -> Question:
+    s = _without_early_stopping(s)
     p = make_plan(s)
     total = p.total_optimizer_steps
     if total < 1:
@@ -245,31 +283,11 @@ def _constant_metrics_plan(s: Setup) -> Plan:
         length = min(MAX_METRICS, max(length * 2, ran_out + 1))
 
 
-def _cadence(s: Setup) -> str:
-    if s.framework == "lightning" and s.val_check_interval is None:
-        n = s.check_val_every_n_epoch
-        return "a validation at the end of every epoch" if n == 1 else f"a validation every {fmt(n)} epochs"
-    if s.framework == "keras":
-        return "validation every epoch" if s.validation_freq == 1 else f"validation_freq {s.validation_freq}"
-    if s.eval_every_steps is not None:
-        return (
-            f"an evaluation every {s.eval_every_steps:g} optimizer steps"
-            if s.eval_every_steps >= 1
-            else f"evaluation every {s.eval_every_steps:g} of the run"
-        )
-    if s.val_check_interval is not None:
-        return f"val_check_interval {s.val_check_interval!r}"
-    return "an evaluation at the end of every epoch"
-
-
 def _earliest_setup(s: Setup, patience: int) -> Setup:
-    s = s.replace(patience=patience, metrics=(), min_delta=0.0)
-    if s.framework in ("pytorch", "pytorch-flush") and s.eval_every_steps is None:
-        per_epoch = int(make_plan(s.replace(patience=None)).steps[0])
-        if per_epoch < 1:
-            raise _NotApplicable("an epoch has no optimizer step to evaluate at")
-        s = s.replace(eval_every_steps=per_epoch)  # a hand-written loop evaluates only when told
-    return s
+    try:  # a hand-written loop evaluates only where told: its convention adds the evaluations
+        return CONVENTIONS[s.framework].with_evaluations(s.replace(patience=patience, metrics=(), min_delta=0.0))
+    except SetupError as error:
+        raise _NotApplicable(str(error)) from None
 
 
 def _earliest_stop(s: Setup, rng: random.Random, patience: int | None = None, ask: str | None = None, **_) -> Question:
@@ -292,11 +310,11 @@ def _earliest_stop(s: Setup, rng: random.Random, patience: int | None = None, as
         )
     else:
         text = (
-            f"The run has only {fmt(len(p.evaluations))} evaluation(s), too few for patience {fmt(patience)} to run out;"
+            f"The run has only {plural(len(p.evaluations), 'evaluation')}, too few for patience {fmt(patience)} to run out;"
             f" training ends as planned at step {fmt(es.stop_global_step)}, in epoch {fmt(es.stop_epoch)}."
         )
     as_step = ask == "step" if ask in ("step", "epoch") else rng.random() < 0.5
-    prompt = f"{describe_setup(s)}, with {_cadence(s)} and early stopping with patience {fmt(patience)}. "
+    prompt = f"{describe_setup(s)}. "
     prompt += (
         "At which optimizer step can training stop at the earliest?"
         if as_step
@@ -317,8 +335,9 @@ def _early_stop(s: Setup, rng: random.Random, **_) -> Question:
         raise _NotApplicable("needs patience and metric values")
     p = make_plan(s)
     es = p.early_stop
-    if es.metrics_ran_out_at is not None:
-        raise _NotApplicable("the metric values run out before the decision")
+    values = _values_needed(s, p)
+    if values is None:
+        raise _NotApplicable("the metric values run out, or the decision needs more than a prompt can list")
     best = (
         ""
         if es.best_eval_index is None
@@ -327,12 +346,10 @@ def _early_stop(s: Setup, rng: random.Random, **_) -> Question:
     if es.stopped:
         text = f"{best} Patience {fmt(s.patience)} runs out at evaluation {fmt(es.evaluations_done)}: training stops at optimizer step {fmt(es.stop_global_step)}, in epoch {fmt(es.stop_epoch)}."
     else:
-        text = f"{best} Patience {fmt(s.patience)} never runs out in {fmt(es.evaluations_done)} evaluations: training ends as planned at step {fmt(es.stop_global_step)}, in epoch {fmt(es.stop_epoch)}."
-    values = ", ".join(f"{v:g}" for v in s.metrics[:12]) + (", ..." if len(s.metrics) > 12 else "")
+        text = f"{best} Patience {fmt(s.patience)} never runs out in {plural(es.evaluations_done, 'evaluation')}: training ends as planned at step {fmt(es.stop_global_step)}, in epoch {fmt(es.stop_epoch)}."
     return Question(
         "early_stop",
-        f"{describe_setup(s)}, with {_cadence(s)}, early stopping with patience {fmt(s.patience)}"
-        f" and validation losses {values}. In which epoch (counting from 1) does training end?",
+        f"{describe_setup(s)} and validation losses {values}. In which epoch (counting from 1) does training end?",
         es.stop_epoch,
         "",
         text.strip() + _notes(p),
@@ -341,6 +358,7 @@ def _early_stop(s: Setup, rng: random.Random, **_) -> Question:
 
 
 def _last_batch(s: Setup, rng: random.Random, **_) -> Question:
+    s = _without_early_stopping(s)
     p = make_plan(s)
     if not p.epochs_started or p.last_batch_sizes[0] < 0 or not p.completed[0]:
         raise _NotApplicable("epoch 1 does not run to its last batch")
@@ -355,6 +373,7 @@ def _last_batch(s: Setup, rng: random.Random, **_) -> Question:
 
 
 def _samples_dropped(s: Setup, rng: random.Random, **_) -> Question:
+    s = _without_early_stopping(s)
     p = make_plan(s)
     if not s.drop_last:
         raise _NotApplicable("drop_last is off")

@@ -55,3 +55,37 @@ def listing(values, keep: int = 8) -> str:
     values = list(values)
     text = ", ".join(fmt(v) for v in values[:keep])
     return f"[{text}, ...] ({fmt(len(values))})" if len(values) > keep else f"[{text}]"
+
+
+_PLAIN_MATH = (
+    ("{,}", ","),
+    (r"\left\lceil ", "ceil("),
+    (r" \right\rceil", ")"),
+    (r"\left\lfloor ", "floor("),
+    (r" \right\rfloor", ")"),
+    (r" \times ", " x "),
+    (r"\min(", "min("),
+)
+
+
+def plain_math(expression: str) -> str:
+    """The formula's LaTeX (`tex_ceil`, `tex_floor`, products, min) as plain text: ceil(11 / 2)."""
+    text = expression
+    for a, b in _PLAIN_MATH:
+        text = text.replace(a, b)
+    while r"\frac{" in text:
+        head, _, rest = text.partition(r"\frac{")
+        num, _, rest = rest.partition("}{")
+        den, _, rest = rest.partition("}")
+        text = f"{head}{num} / {den}{rest}"
+    return text
+
+
+def tex_ceil(a: float | int, b: float | int) -> str:
+    """LaTeX for ceil(a / b) with the numbers written as `fmt` writes them."""
+    return rf"\left\lceil \frac{{{tex(a)}}}{{{tex(b)}}} \right\rceil"
+
+
+def tex_floor(a: float | int, b: float | int) -> str:
+    """LaTeX for floor(a / b)."""
+    return rf"\left\lfloor \frac{{{tex(a)}}}{{{tex(b)}}} \right\rfloor"

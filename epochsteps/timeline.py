@@ -17,14 +17,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from .conventions import CONVENTIONS
 from .conventions.base import Events
 from .plan import Plan, make_plan
-from .schedules import base_lr, hf_warmup_steps
+from .schedules import base_lr
 from .setup import MAX_BATCH_SIZE, SetupError
 
 ROW_BUDGET = 2_000
 MAX_ROWS = 5_000
-PYTORCH_CONVENTIONS = ("pytorch", "pytorch-flush")
 
 
 def _budget(budget: int | None) -> int:
@@ -427,17 +427,13 @@ def step_lr(base: float, gamma: float, step_size: int, calls) -> np.ndarray:
 def warmup_end_step(plan: Plan) -> int:
     """The first optimizer step that uses the full rate after warmup (0 without warmup).
 
-    A per-step LambdaLR gives update k the multiplier of k - 1 completed steps, so a
-    warmup of w steps reaches the full rate at update w + 1; Keras counts warmup in
-    micro-batches and update k reads the counter at k * A - 1."""
+    The convention says how many optimizer steps run below the full rate (a per-step
+    LambdaLR gives update k the multiplier of k - 1 completed steps; Keras counts warmup in
+    micro-batches), so the full rate starts at the next one."""
     s = plan.setup
     if not s.warmup_steps or s.lr_schedule in (None, "constant"):
         return 0
-    if s.framework == "hf":
-        return hf_warmup_steps(s.warmup_steps, plan.schedule.lr_horizon) + 1
-    if s.framework == "keras":
-        return -(-(int(s.warmup_steps) + 1) // plan.schedule.grad_accum)
-    return int(s.warmup_steps) + 1
+    return CONVENTIONS[s.framework].warmup_updates(s, plan.schedule) + 1
 
 
 def sample_steps(plan: Plan, budget: int | None = None, extra=()) -> np.ndarray:
@@ -478,8 +474,8 @@ def learning_rate(
     versus once per optimizer step (the classic bug). Sampled steps include every step
     where either StepLR line changes, while that stays within the budget."""
     budget = _budget(budget)
-    if compare is None:
-        compare = plan.setup.framework in PYTORCH_CONVENTIONS
+    if compare is None:  # the StepLR lesson is about a loop the user writes
+        compare = CONVENTIONS[plan.setup.framework].writes_the_loop
     size = step_size or default_step_size(plan)
     extra = np.zeros(0, dtype=np.int64)
     if compare and plan.epochs_started:

@@ -352,7 +352,7 @@ def _shorten_run(setup: Setup) -> Setup | None:
     if p is None:
         return None
     if setup.max_steps is not None and (
-        setup.framework == "hf" or setup.epochs is None or p.planned_optimizer_steps >= setup.max_steps
+        CONVENTIONS[setup.framework].max_steps_overrides or setup.epochs is None or p.planned_optimizer_steps >= setup.max_steps
     ):
         best = _largest(1, min(setup.max_steps, MAX_OPTIMIZER_STEPS), lambda m: _fits(setup.replace(max_steps=m)))
         return None if best is None else setup.replace(max_steps=best)
@@ -525,8 +525,7 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
         nominal = s.nominal_batches[mb_epoch]
         natural_last = (in_epoch == nominal - 1) & s.ends_pass[mb_epoch]
         sizes = np.where(natural_last, last, full)
-        flush = setup.framework != "pytorch"
-        is_step = ((in_epoch + 1) % a == 0) | (flush & (in_epoch + 1 == nominal))
+        is_step = ((in_epoch + 1) % a == 0) | (s.leftover_steps & (in_epoch + 1 == nominal))
         per_epoch_samples = np.bincount(mb_epoch, weights=sizes, minlength=n_epochs).astype(np.int64)
         samples = _shuffled(rng, setup.dataset_size, per_epoch_samples.tolist())
     steps_per_epoch = np.bincount(mb_epoch[is_step], minlength=n_epochs)
@@ -538,7 +537,7 @@ def _stream(plan: Plan, rng: np.random.Generator) -> _Stream:
     step_mb_end = np.flatnonzero(is_step)
     starts = np.concatenate(([0], step_mb_end[:-1] + 1))
     lengths = step_mb_end - starts + 1
-    div = lengths if setup.framework == "hf" else np.full(len(lengths), a)
+    div = lengths if CONVENTIONS[setup.framework].divides_loss_by_window else np.full(len(lengths), a)
     return _Stream(
         samples=samples,
         mb_start=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),

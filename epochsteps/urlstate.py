@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from .conventions import CONVENTIONS, Convention
 from .evaluation import illustrative_curve, parse_metrics
 from .plan import Plan, make_plan
 from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
 from .text import fmt as fmt_number
+from .text import plural
 
 ECHO = 40  # characters of an untrusted value echoed back in a notice
 MAX_NOTICES = 12
@@ -59,9 +61,6 @@ class Control:
     label: str = ""
 
 
-PYTORCH = ("pytorch", "pytorch-flush")
-LOADERS = ("pytorch", "pytorch-flush", "hf", "lightning")  # have drop_last, devices, max_steps
-
 CONTROLS: dict[str, Control] = {
     c.key: c
     for c in (
@@ -94,19 +93,9 @@ CONTROLS: dict[str, Control] = {
 }
 DEFAULTS: dict[str, Any] = {k: c.default for k, c in CONTROLS.items()}
 
-# Knobs that only one family of frameworks has (the core refuses a foreign one).
-FRAMEWORK_KNOBS: dict[str, tuple[str, ...]] = {
-    "drop_last": LOADERS,
-    "devices": LOADERS,
-    "max_steps": LOADERS,
-    "eval_every_steps": (*PYTORCH, "hf"),
-    "val_check_interval": ("lightning",),
-    "check_val_every_n_epoch": ("lightning",),
-    "validation_freq": ("keras",),
-    "steps_per_epoch": ("keras",),
-    "start_from_epoch": ("keras",),
-}
-KERAS_SCHEDULES = ("none", "constant", "cosine")
+# Controls that are arguments of only some frameworks: shown and sent only where the framework owns them.
+_OWNED = [c.owns for c in CONVENTIONS.values()]
+FRAMEWORK_KNOBS = (frozenset().union(*_OWNED) - frozenset.intersection(*_OWNED)) & CONTROLS.keys()
 
 PRESETS: dict[str, dict[str, Any]] = {
     "Textbook": {"dataset_size": 10_000, "batch_size": 100, "epochs": 10},
@@ -139,10 +128,13 @@ def preset_values(name: str) -> dict[str, Any]:
     return {**DEFAULTS, **PRESETS[name]}
 
 
+def _convention(values: Mapping[str, Any]) -> Convention:
+    return CONVENTIONS.get(values.get("framework"), CONVENTIONS["pytorch"])
+
+
 def applies(key: str, values: Mapping[str, Any]) -> bool:
     """Whether a control means anything for these values (else the page hides it and the URL omits it)."""
-    owners = FRAMEWORK_KNOBS.get(key)
-    if owners is not None and values.get("framework", "pytorch") not in owners:
+    if key in FRAMEWORK_KNOBS and key not in _convention(values).owns:
         return False
     if key in ("lr", "warmup_steps"):
         return values.get("lr_schedule", "none") != "none"
@@ -157,8 +149,7 @@ def applies(key: str, values: Mapping[str, Any]) -> bool:
 
 
 def _why_not(key: str, values: Mapping[str, Any]) -> str:
-    owners = FRAMEWORK_KNOBS.get(key)
-    if owners is not None and values.get("framework") not in owners:
+    if key in FRAMEWORK_KNOBS and key not in _convention(values).owns:
         return f"framework={values.get('framework')} has no such argument"
     if key in ("lr", "warmup_steps"):
         return "it needs an lr_schedule"
@@ -179,8 +170,8 @@ def echo(raw: object) -> str:
     return text if len(text) <= ECHO else text[: ECHO - 3] + "..."
 
 
-def fmt(value: Any) -> str:
-    """A value as the URL and the notices write it."""
+def url_text(value: Any) -> str:
+    """A value as the URL writes it (and a notice quotes it): no thousands separators, true/false, none."""
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -196,12 +187,12 @@ def fmt(value: Any) -> str:
 
 def _fmt_interval(value: int | float | None) -> str:
     # Lightning: 1 (an int) is every batch, 1.0 (a float) the whole epoch; keep the dot.
-    return repr(value) if isinstance(value, float) else fmt(value)
+    return repr(value) if isinstance(value, float) else url_text(value)
 
 
 def fmt_value(key: str, value: Any) -> str:
     """One control's value as the URL writes it."""
-    return _fmt_interval(value) if CONTROLS[key].kind == "interval" else fmt(value)
+    return _fmt_interval(value) if CONTROLS[key].kind == "interval" else url_text(value)
 
 
 _MARKDOWN = str.maketrans({ch: "\\" + ch for ch in "\\`*_{}[]()#+-.!|<>~$:&="})
@@ -316,7 +307,7 @@ def parse_value(key: str, raw: str, notices: list[str]) -> Any:
             return int(value)
         return float(value)
     except _Bad as bad:
-        notices.append(f"{key}={echo(raw)} {bad}: using {fmt(c.default)}")
+        notices.append(f"{key}={echo(raw)} {bad}: using {url_text(c.default)}")
         return c.default
 
 
@@ -342,37 +333,14 @@ def check_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Typed values (from widgets or a parse) -> the same with impossible combinations fixed, and why."""
     out = {**DEFAULTS, **{k: v for k, v in values.items() if k in CONTROLS}}
     notices: list[str] = []
-    fw = out["framework"]
-    if fw not in FRAMEWORKS:
-        notices.append(f"framework={echo(fw)} is not one of {', '.join(FRAMEWORKS)}: using pytorch")
-        out["framework"] = fw = "pytorch"
+    if out["framework"] not in CONVENTIONS:
+        notices.append(f"framework={echo(out['framework'])} is not one of {', '.join(FRAMEWORKS)}: using pytorch")
+        out["framework"] = "pytorch"
     every = out["eval_every_steps"]
-    if every is not None and applies("eval_every_steps", out):
-        if every <= 0:
-            notices.append(f"eval_every_steps={fmt(every)} must be above 0: evaluation turned off")
-            out["eval_every_steps"] = None
-        elif fw in PYTORCH and not float(every).is_integer():
-            whole = max(1, round(every))
-            notices.append(
-                f"eval_every_steps={fmt(every)}: a hand-written loop evaluates every whole number of steps: using {whole}"
-            )
-            out["eval_every_steps"] = float(whole)
-        elif fw == "hf" and every > 1 and not float(every).is_integer():
-            notices.append(
-                f"eval_every_steps={fmt(every)}: the HF Trainer needs a whole number above 1 (or a ratio below 1): using {round(every)}"
-            )
-            out["eval_every_steps"] = float(round(every))
-    if fw == "keras" and out["lr_schedule"] not in KERAS_SCHEDULES:
-        notices.append(
-            f"lr_schedule={out['lr_schedule']}: Keras has no built-in schedule of this form: using cosine (CosineDecay with warmup)"
-        )
-        out["lr_schedule"] = "cosine"
-    warm = out["warmup_steps"]
-    if applies("warmup_steps", out) and warm and fw != "hf" and not float(warm).is_integer():
-        whole = float(round(warm))
-        why = "a warmup ratio below 1 is an HF notion" if warm < 1 else "warmup counts whole steps"
-        notices.append(f"warmup_steps={fmt(warm)}: {why} here: using {fmt(whole)}")
-        out["warmup_steps"] = whole
+    if every is not None and applies("eval_every_steps", out) and every <= 0:
+        notices.append(f"eval_every_steps={url_text(every)} must be above 0: evaluation turned off")
+        out["eval_every_steps"] = None
+    CONVENTIONS[out["framework"]].fix_values(out, notices)
     return out, notices
 
 
@@ -433,13 +401,13 @@ def setup_query(setup: Setup) -> tuple[dict[str, str], list[str]]:
     """A Setup (a loaded setup.json) as query text for `parse_query`, which checks it like a
     link; plus notes on what the page cannot show. Fields left at the Setup's defaults are left out."""
     defaults = Setup(dataset_size=1, batch_size=1)
-    query = {"dataset_size": fmt(setup.dataset_size), "batch_size": fmt(setup.batch_size), "epochs": fmt(setup.epochs)}
+    query = {"dataset_size": url_text(setup.dataset_size), "batch_size": url_text(setup.batch_size), "epochs": url_text(setup.epochs)}
     for key in CONTROLS:
         value = getattr(setup, key, None)
         if key not in query and hasattr(setup, key) and value != getattr(defaults, key):
             query[key] = fmt_value(key, value)
     query["lr_schedule"] = setup.lr_schedule or "none"
-    query["early_stopping"] = fmt(setup.patience is not None)
+    query["early_stopping"] = url_text(setup.patience is not None)
     if setup.metrics:
         query["metric_source"] = "pasted"
         query["metrics_text"] = ", ".join(repr(float(v)) for v in setup.metrics)
@@ -544,31 +512,22 @@ def values_to_setup(values: Mapping[str, Any]) -> Outcome:
 
 def dead_end(plan: Plan) -> str | None:
     """Why nothing trains, when nothing does (the page explains instead of drawing)."""
-    s = plan.setup
-    per_device = -(-s.dataset_size // s.devices)
+    c = CONVENTIONS[plan.setup.framework]
     if plan.epochs_started == 0 or plan.batches_per_epoch_full == 0:
-        if s.drop_last and s.batch_size > per_device:
-            return (
-                f"drop_last drops every batch: each device gets {per_device:,} sample(s) per epoch, fewer than one batch of "
-                f"{s.batch_size:,}, so there are 0 batches and nothing trains. Turn drop_last off or use a batch of at most {per_device:,}."
-            )
-        return "There are 0 batches per epoch, so nothing trains. Use a smaller batch or more samples."
+        return f"There are 0 batches per epoch, so nothing trains. {c.empty_sentence(plan)} Turn drop_last off, or use a smaller batch or more samples."
     if plan.total_optimizer_steps == 0:
-        return (
-            f"No optimizer step is ever taken: an epoch has {plan.batches_per_epoch_full:,} batch(es) but a step needs "
-            f"{s.grad_accum:,} (gradient accumulation), and this loop restarts its window every epoch. "
-            "Lower the accumulation, or use pytorch-flush, HF or Lightning, which step on the last batch."
-        )
+        return c.no_step(plan)
     return None
 
 
 def caveats(plan: Plan) -> list[str]:
     """Legal but surprising setups worth a sentence above the charts."""
     s = plan.setup
-    out = []
-    if s.batch_size * s.devices > s.dataset_size and not s.drop_last:
-        out.append(
-            f"The batch ({s.batch_size:,} x {s.devices:,} device(s)) is larger than the dataset ({s.dataset_size:,}): "
-            "each epoch is a single short batch per device."
-        )
-    return out
+    if plan.batches_per_epoch_full != 1 or s.batch_size * s.devices <= s.dataset_size:
+        return []
+    last = int(plan.last_batch_sizes[0]) if plan.epochs_started else s.batch_size
+    size = f"of {plural(last, 'sample')}" if last < s.batch_size else f"of the full {fmt_number(s.batch_size)}"
+    return [
+        f"The batch ({fmt_number(s.batch_size)} x {plural(s.devices, 'device')}) is larger than the dataset ({fmt_number(s.dataset_size)}): "
+        f"each epoch is a single batch {size} per device."
+    ]

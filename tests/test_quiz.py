@@ -124,11 +124,19 @@ def test_answers_are_the_core_numbers(setup, seed):
     assert quiz.check(q, str(q.answer)).correct is True
 
 
-def test_epoch_of_step_accepts_the_fractional_epoch_too():
+def test_epoch_of_step_judges_the_epoch_number_only():
     q = quiz.question("epoch_of_step", TEXTBOOK, step=250)
     assert q.answer == 3 and q.fraction == pytest.approx(2.5)
-    assert quiz.check(q, "3").correct and quiz.check(q, "2.5").correct and quiz.check(q, "2,5").correct
-    assert quiz.check(q, "2").correct is False
+    assert quiz.check(q, "3").correct
+    fractional = quiz.check(q, "2.5")  # 2.5 epochs are done: the step is in epoch 3, not "epoch 2.5"
+    assert fractional.correct is False and "2.50 epochs are done, so it is in epoch 3" in fractional.feedback
+    assert quiz.check(q, "2").correct is False and quiz.check(q, "4").correct is False
+    # the first step of an epoch: 3.01 epochs are done at step 301, so it is in epoch 4 and "3" is wrong
+    first = quiz.question("epoch_of_step", TEXTBOOK, step=301)
+    assert first.answer == 4 and quiz.check(first, "4").correct
+    assert quiz.check(first, "3").correct is False and quiz.check(first, "5").correct is False
+    last = quiz.question("epoch_of_step", TEXTBOOK, step=300)  # the last step of epoch 3
+    assert last.answer == 3 and quiz.check(last, "4").correct is False
 
 
 @settings(max_examples=40, deadline=None)

@@ -68,6 +68,9 @@ class Schedule:
     evaluations: Events
     checks: Events  # early-stopping checks; usually the evaluations themselves
     lr_horizon: int  # optimizer steps (Keras: micro-batches) the LR schedule is planned over
+    steps_per_full_epoch: int | None  # optimizer steps of a full epoch; None when windows run across epochs
+    batches_per_pass: int  # batches in one pass over the data (per device)
+    leftover_steps: bool = True  # an epoch's last, short accumulation window steps (windows restart every epoch)
     windows_cross_epochs: bool = False  # Keras: accumulation windows run across epoch ends
     drops_remainder: bool = True  # samples a full epoch never yields count as dropped
     notes: tuple[str, ...] = field(default=())

@@ -17,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from ... import loading, schedules
-from ...setup import Setup, SetupError
+from ...setup import MAX_BATCH_SIZE, Setup, SetupError
+from ...text import fmt, ordinal, plural, tex, tex_ceil, tex_floor
 from ..base import MAX_EVALUATIONS, Events, Schedule, foreign_knobs, refuse, whole_epochs
+from ..convention import SHARED, Cadence, Convention, Note, Term
 
 NAME = "Keras fit"
 DEFAULT_EPOCHS = 1
@@ -97,6 +99,8 @@ def schedule(setup: Setup) -> Schedule:
         evaluations=evaluations,
         checks=checks,
         lr_horizon=lr_horizon,
+        steps_per_full_epoch=None,
+        batches_per_pass=load.batches,
         windows_cross_epochs=True,
         drops_remainder=False,
         notes=tuple(notes),
@@ -138,3 +142,147 @@ def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndar
     else:
         rates = np.full(len(micro), np.float32(lr), dtype=np.float32)
     return rates.astype(np.float64)
+
+
+class KerasFit(Convention):
+    name, label, title = "keras", "Keras fit", "Keras"
+    default_epochs = DEFAULT_EPOCHS
+    owns = SHARED | {"validation_freq", "steps_per_epoch", "start_from_epoch"}
+    warmup_in_batches = True  # schedules read the raw micro-batch counter
+    lr_schedules = ("constant", "cosine")
+    patience_rule = "counts validated epochs in float32 and never stops at the first"
+    argument_labels = {
+        "validation_freq": "validation_freq: validate every this many epochs",
+        "steps_per_epoch": "steps_per_epoch (empty: the whole dataset)",
+    }
+    early_stopping = EarlyStopping
+
+    def schedule(self, setup: Setup) -> Schedule:
+        return schedule(setup)
+
+    def lr_per_update(self, setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
+        return lr_per_update(setup, sched, updates)
+
+    def warmup_updates(self, setup: Setup, sched: Schedule) -> int:
+        """Update k reads the micro-batch counter at k * A - 1: warmup ends at update ceil((w + 1) / A)."""
+        return -(-(int(setup.warmup_steps) + 1) // sched.grad_accum) - 1
+
+    def snippet(self, setup: Setup, plan, original: Setup) -> list[str]:
+        from . import code
+
+        return code.snippet(setup, plan, original)
+
+    # -- words: ceil(N / B) batches, windows across epochs ---------------------------------
+    def batch_terms(self, plan) -> list[Term]:
+        s, sched = plan.setup, plan.schedule
+        remark = "Keras keeps the last, short batch."
+        if s.steps_per_epoch is not None and s.steps_per_epoch < sched.batches_per_pass:
+            return [Term("batches_per_pass", "batches per pass", tex_ceil(s.dataset_size, s.batch_size), sched.batches_per_pass, remark)]
+        return [Term("batches_per_epoch", "batches per epoch", tex_ceil(s.dataset_size, s.batch_size), plan.batches_per_epoch_full, remark)]
+
+    def step_terms(self, plan) -> list[Term]:
+        s, batches = plan.setup, plan.schedule.batches
+        values, counts = np.unique(batches, return_counts=True)
+        expression = " + ".join(rf"{tex(int(counts[i]))} \times {tex(int(values[i]))}" for i in np.argsort(-values))
+        micro = int(batches.sum())
+        remark = plural(len(batches), "epoch") + (" (the default)" if s.epochs is None else "")
+        if s.steps_per_epoch:
+            remark += "; the data iterator is not restarted between epochs, so an epoch takes at most steps_per_epoch batches"
+        total = plan.planned_optimizer_steps
+        if s.grad_accum == 1:
+            return [Term("total_steps", "total steps", expression, total, remark + "; one optimizer step per batch.")]
+        return [
+            Term("batches_in_run", "batches in the run", expression, micro, remark + "."),
+            Term("total_steps", "total steps", tex_floor(micro, s.grad_accum), total,
+                 "Accumulation windows run across epoch ends; a leftover at the very end is never applied."),
+        ]  # fmt: skip
+
+    def batches_help(self, plan) -> str:
+        s, nominal = plan.setup, plan.schedule.nominal_batches
+        if len(nominal) and nominal.min() != nominal.max():
+            return (
+                f"steps_per_epoch={fmt(s.steps_per_epoch)} batches, except where the data runs out: "
+                "Keras does not restart the iterator between epochs."
+            )
+        return f"{plural(s.dataset_size, 'sample')} in batches of {fmt(s.batch_size)}; Keras keeps the last, short batch."
+
+    def leftover(self, plan) -> str | None:
+        s, sched = plan.setup, plan.schedule
+        A, tail, steps = s.grad_accum, int(sched.batches.sum()) % s.grad_accum, sched.steps
+        sentence = "Keras' accumulation windows run across epoch ends"
+        if steps.min() != steps.max():
+            sentence += f", so the steps per epoch vary ({fmt(int(steps.min()))}-{fmt(int(steps.max()))})"
+        if tail == 1:
+            return sentence + f"; the run's last batch never completes a window of {fmt(A)}, so its gradient is never applied."
+        if tail:
+            return sentence + f"; the run's last {fmt(tail)} batches never complete a window of {fmt(A)}, so their gradients are never applied."
+        return sentence + "; every window completes."
+
+    def cadence_words(self, setup: Setup) -> str:
+        v = setup.validation_freq
+        if isinstance(v, tuple):
+            return f"a validation after epochs {', '.join(fmt(e) for e in v)} (validation_freq={list(v)})"
+        return "a validation at the end of every epoch" if v == 1 else f"a validation at the end of every {ordinal(v)} epoch (validation_freq={v})"
+
+    def steps_reason(self, plan) -> tuple[str, str] | None:
+        s, L = plan.setup, plan.batches_per_epoch_full
+        if s.grad_accum > 1 and L % s.grad_accum:
+            return "its accumulation windows run across epoch ends", "Keras' accumulation windows run across epoch ends"
+        return None
+
+    # -- translation -----------------------------------------------------------------------
+    def cadence(self, setup: Setup, plan) -> Cadence:
+        v = setup.validation_freq
+        if isinstance(v, tuple):
+            return ("epoch_list", v)
+        per_pass = loading.keras_arrays(setup.dataset_size, setup.batch_size).batches
+        if setup.steps_per_epoch is not None and setup.steps_per_epoch < per_pass:
+            return ("batches", v * setup.steps_per_epoch, False)  # a Keras "epoch" here is steps_per_epoch batches
+        return ("epoch", v)
+
+    def export_values(self, setup: Setup, plan, values: dict, notes: list[Note]) -> None:
+        if setup.steps_per_epoch is not None and plan is not None:
+            sched = plan.schedule
+            batches = int(sched.batches.sum())
+            if batches < sched.batches_per_pass * len(sched.batches):
+                values["max_steps"], values["epochs"] = max(1, -(-batches // setup.grad_accum)), None
+                notes.append(Note("steps_per_epoch",
+                                  f"steps_per_epoch={fmt(setup.steps_per_epoch)} over {plural(len(sched.batches), 'epoch')} = {fmt(batches)} batches: max_steps={fmt(values['max_steps'])}."))  # fmt: skip
+        if setup.start_from_epoch:
+            notes.append(Note("start_from_epoch", "start_from_epoch is Keras-only: early stopping checks from the first evaluation."))
+
+    def import_values(self, values: dict, notes: list[Note]) -> str | None:
+        counts = ("planned steps", "batches per epoch", "samples dropped")
+        if values["devices"] > 1:
+            global_batch = values["batch_size"] * values["devices"]
+            if global_batch > MAX_BATCH_SIZE:
+                return f"a global batch of {fmt(global_batch)} is more than {fmt(MAX_BATCH_SIZE)}"
+            notes.append(Note("global_batch", f"global batch_size = {fmt(values['batch_size'])} x {fmt(values['devices'])} devices = {fmt(global_batch)}.",
+                              (f"it takes the global batch of {fmt(global_batch)}", f"Keras takes the global batch of {fmt(global_batch)}"), counts[:2]))  # fmt: skip
+            values["batch_size"], values["devices"] = global_batch, 1
+        if values["drop_last"]:
+            notes.append(Note("no_drop_last", "no drop_last: the last, short batch is kept.", ("it has no drop_last", "Keras has no drop_last"), counts))
+            values["drop_last"] = False
+        if values["max_steps"] is not None:
+            per_pass = loading.keras_arrays(values["dataset_size"], values["batch_size"]).batches
+            needed = max(1, -(-values["max_steps"] * values["grad_accum"] // per_pass))
+            reason = ("it has no max_steps", "Keras has no max_steps"), ("planned steps", "evaluations")
+            if values["epochs"] is None or needed < values["epochs"]:
+                values["epochs"] = needed
+                notes.append(Note("no_max_steps", f"no max_steps: {plural(needed, 'whole epoch')} instead of max_steps={fmt(values['max_steps'])}.", *reason))
+            else:
+                notes.append(Note("no_max_steps", f"no max_steps (max_steps={fmt(values['max_steps'])} would not cut {plural(int(values['epochs']), 'epoch')}).", *reason))
+            values["max_steps"] = None
+        return super().import_values(values, notes)
+
+    def adopt_cadence(self, values: dict, cadence: Cadence, notes: list[Note]) -> None:
+        if cadence is None:
+            return
+        if cadence[0] in ("epoch", "epoch_list"):
+            values["validation_freq"] = cadence[1]
+            return
+        notes.append(Note("epoch_only_eval", "Keras validates only at epoch ends: once per epoch.",
+                          ("it validates only at epoch ends", "Keras validates only at epoch ends"), ("evaluations",)))  # fmt: skip
+
+
+CONVENTION = KerasFit()

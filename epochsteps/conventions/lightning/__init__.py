@@ -20,7 +20,9 @@ import numpy as np
 
 from ... import loading, schedules
 from ...setup import Setup, SetupError
+from ...text import fmt, ordinal, plural
 from ..base import MAX_EVALUATIONS, Events, Schedule, epoch_windows, foreign_knobs, refuse, whole_epochs
+from ..convention import LOADER, SHARED, Cadence, Convention, Note
 
 NAME = "Lightning Trainer"
 DEFAULT_MAX_EPOCHS = 1000
@@ -130,6 +132,8 @@ def schedule(setup: Setup) -> Schedule:
         evaluations=evaluations,
         checks=checks,
         lr_horizon=horizon,
+        steps_per_full_epoch=per_epoch,
+        batches_per_pass=load.batches,
         notes=tuple(notes),
     )
 
@@ -202,3 +206,71 @@ class EarlyStopping:
 def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
     """A `LambdaLR` on interval "step" over `estimated_stepping_batches`."""
     return schedules.lambda_lr(setup, int(setup.warmup_steps), sched.lr_horizon, updates)
+
+
+class LightningTrainer(Convention):
+    name, label, title = "lightning", "Lightning", "Lightning"
+    default_epochs = DEFAULT_MAX_EPOCHS
+    owns = SHARED | LOADER | {"val_check_interval", "check_val_every_n_epoch"}
+    epochs_arg = "max_epochs"
+    patience_rule = "compares in float32 and needs more than min_delta"
+    no_batches = "Lightning finds no training batches and starts no epoch"
+    argument_labels = {
+        "val_check_interval": "val_check_interval (1.0: once per epoch; 0.25: four times per epoch; 50: every 50 training batches)",
+        "check_val_every_n_epoch": "check_val_every_n_epoch (empty: None, count batches across epochs)",
+    }
+    early_stopping = EarlyStopping
+
+    def schedule(self, setup: Setup) -> Schedule:
+        return schedule(setup)
+
+    def lr_per_update(self, setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
+        return lr_per_update(setup, sched, updates)
+
+    def snippet(self, setup: Setup, plan, original: Setup) -> list[str]:
+        from . import code
+
+        return code.snippet(setup, plan, original)
+
+    def cadence_words(self, setup: Setup) -> str:
+        v, n = setup.val_check_interval, setup.check_val_every_n_epoch
+        every_n = "" if n in (None, 1) else f" in every {ordinal(n)} epoch"
+        if v is None or (isinstance(v, float) and v == 1.0):
+            return "a validation at the end of every epoch" if n == 1 else f"a validation at the end of every {ordinal(n)} epoch"
+        if isinstance(v, float) and v < 1:
+            return f"val_check_interval={v!r}: a validation after every {v!r} of an epoch's batches{every_n}"
+        counted = ", counted across epochs (check_val_every_n_epoch=None)" if n is None else every_n
+        return f"a validation every {plural(int(v), 'training batch', 'training batches')}{counted}"
+
+    # -- translation -----------------------------------------------------------------------
+    def cadence(self, setup: Setup, plan) -> Cadence:
+        vci, n = setup.val_check_interval, setup.check_val_every_n_epoch
+        if vci is None or (isinstance(vci, float) and vci == 1.0):
+            return ("epoch", n or 1)
+        if isinstance(vci, int) or vci > 1:
+            return ("batches", int(vci), n is not None)
+        return ("fraction", float(vci), n or 1)
+
+    def adopt_cadence(self, values: dict, cadence: Cadence, notes: list[Note]) -> None:
+        if cadence is None:
+            return
+        kind = cadence[0]
+        if kind == "epoch_list":
+            notes.append(Note("eval_list", f"validation_freq={list(cadence[1])} has no counterpart: validating once per epoch."))
+        elif kind == "epoch":
+            values["check_val_every_n_epoch"] = cadence[1]
+        elif kind == "steps":
+            k, A = cadence[1], values["grad_accum"]
+            values["val_check_interval"], values["check_val_every_n_epoch"] = k * A, None
+            notes.append(
+                Note("val_batches",
+                     f"val_check_interval counts batches: {fmt(k)} steps x {fmt(A)} = {fmt(k * A)}, counted across epochs (check_val_every_n_epoch=None).",
+                     ("its val_check_interval counts batches, not steps", "Lightning's val_check_interval counts batches, not steps"), ("evaluations",))
+            )  # fmt: skip
+        elif kind == "batches":
+            values["val_check_interval"], values["check_val_every_n_epoch"] = cadence[1], (1 if cadence[2] else None)
+        else:
+            values["val_check_interval"], values["check_val_every_n_epoch"] = cadence[1], cadence[2]
+
+
+CONVENTION = LightningTrainer()

@@ -23,7 +23,9 @@ import numpy as np
 
 from ... import loading, schedules
 from ...setup import Setup
+from ...text import fmt, plural, tex_floor
 from ..base import Events, Schedule, epoch_windows, foreign_knobs, refuse, step_events, whole_epochs
+from ..convention import LOADER, SHARED, Cadence, Convention, Note, Term, adopt_cadence_in_steps
 
 NAME = "hand-written PyTorch loop"
 DEFAULT_EPOCHS = 1
@@ -97,6 +99,9 @@ def schedule(setup: Setup, flush: bool) -> Schedule:
         checks=evaluations,
         # the usual idiom: num_training_steps = max_steps if max_steps else epochs * steps per epoch
         lr_horizon=setup.max_steps if setup.max_steps is not None else total,
+        steps_per_full_epoch=per_epoch,
+        batches_per_pass=load.batches,
+        leftover_steps=flush,
         notes=tuple(notes),
     )
 
@@ -124,3 +129,118 @@ class EarlyStopping:
 def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
     """A per-step `LambdaLR` with HF's formulas over the loop's planned steps."""
     return schedules.lambda_lr(setup, int(setup.warmup_steps), sched.lr_horizon, updates)
+
+
+class HandWrittenLoop(Convention):
+    """A loop the user writes over `DataLoader`; `flush` also steps the leftover window at the end of each epoch."""
+
+    default_epochs = DEFAULT_EPOCHS
+    owns = SHARED | LOADER | {"eval_every_steps"}
+    writes_the_loop = True
+    patience_rule = "needs more than min_delta"
+    argument_labels = {"eval_every_steps": "eval_every_steps: evaluate every this many optimizer steps (empty: never)"}
+    early_stopping = EarlyStopping
+
+    def __init__(self, flush: bool):
+        self.flush = flush
+        self.name = "pytorch-flush" if flush else "pytorch"
+        self.label = "PyTorch loop + flush" if flush else "PyTorch loop"
+        self.title = "a hand-written PyTorch loop that steps its leftover window" if flush else "a hand-written PyTorch loop"
+        self.variant_of = "pytorch" if flush else None
+
+    def schedule(self, setup: Setup) -> Schedule:
+        return schedule(setup, flush=self.flush)
+
+    def lr_per_update(self, setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
+        return lr_per_update(setup, sched, updates)
+
+    def snippet(self, setup: Setup, plan, original: Setup) -> list[str]:
+        from . import code
+
+        return code.snippet(setup, plan, original)
+
+    def with_evaluations(self, setup: Setup) -> Setup:
+        """A hand-written loop evaluates only where told: once per epoch's worth of optimizer steps."""
+        if setup.eval_every_steps is not None:
+            return setup
+        from ...plan import make_plan
+
+        per_epoch = int(make_plan(setup.replace(patience=None, metrics=())).steps[0])
+        if per_epoch < 1:
+            raise refuse(setup, "patience", "an epoch has no optimizer step to evaluate at")
+        return setup.replace(eval_every_steps=per_epoch)
+
+    def fix_values(self, values: dict, notices: list[str]) -> None:
+        every = values.get("eval_every_steps")
+        if every is not None and every > 0 and not float(every).is_integer():
+            whole = max(1, round(every))
+            notices.append(f"eval_every_steps={fmt(every)}: a hand-written loop evaluates every whole number of steps: using {whole}")
+            values["eval_every_steps"] = float(whole)
+        super().fix_values(values, notices)
+
+    # -- words -----------------------------------------------------------------------------
+    def steps_per_epoch_term(self, plan) -> Term:
+        s, L = plan.setup, plan.batches_per_epoch_full
+        if self.flush or s.grad_accum == 1:
+            return super().steps_per_epoch_term(plan)
+        remark = f"The `(i + 1) % {s.grad_accum}` loop never steps a leftover window." if L % s.grad_accum else "Every window of an epoch is full."
+        return Term("steps_per_epoch", "steps per epoch", tex_floor(L, s.grad_accum), plan.schedule.steps_per_full_epoch, remark)
+
+    def leftover(self, plan) -> str | None:
+        if self.flush:
+            return super().leftover(plan)
+        s, L = plan.setup, plan.batches_per_epoch_full
+        left, U = L % s.grad_accum, plan.schedule.steps_per_full_epoch
+        if not left:
+            return None
+        return (
+            f"Each epoch ends with {plural(left, 'batch', 'batches')} that never fill a window of {fmt(s.grad_accum)}: "
+            f"the `(i + 1) % {s.grad_accum}` loop takes no step for them, so an epoch has {plural(U, 'step')}, not {fmt(U + 1)}, "
+            "and their gradients leak into the next epoch's first step."
+        )
+
+    def no_step(self, plan) -> str:
+        s = plan.setup
+        return (
+            f"No optimizer step is ever taken: an epoch has {plural(plan.batches_per_epoch_full, 'batch', 'batches')} but a step needs "
+            f"{fmt(s.grad_accum)} (gradient accumulation), and the `(i + 1) % {s.grad_accum}` loop restarts its window every epoch. "
+            "Lower the accumulation, or step the leftover window at the end of each epoch (pytorch-flush)."
+        )
+
+    def who(self, grad_accum: int) -> str:
+        if self.flush:
+            return "the same loop stepping its leftover window"
+        return f"a hand-written `(i + 1) % {grad_accum}` loop" if grad_accum > 1 else "a PyTorch loop"
+
+    def cadence_words(self, setup: Setup) -> str:
+        if setup.eval_every_steps is None:
+            return "no evaluation (a hand-written loop evaluates only where you call it)"
+        return f"an evaluation every {plural(int(setup.eval_every_steps), 'optimizer step')}"
+
+    def steps_reason(self, plan) -> tuple[str, str] | None:
+        s = plan.setup
+        if self.flush or s.grad_accum == 1 or not plan.batches_per_epoch_full % s.grad_accum:
+            return None
+        return "its leftover window never steps", f"the `(i + 1) % {s.grad_accum}` loop never steps its leftover window"
+
+    def evaluation_reasons(self, plan) -> list[tuple[str, str]]:
+        if len(plan.schedule.evaluations):
+            return []
+        return [("it evaluates only where you call it", "a hand-written loop evaluates only where you call it")]
+
+    def try_changes(self, plan) -> list[tuple[str, dict]]:
+        s, L = plan.setup, plan.batches_per_epoch_full
+        if self.flush or not L or not L % s.grad_accum:
+            return []
+        return [("Switch the convention to pytorch-flush (step the leftover window at the end of each epoch).", {"framework": "pytorch-flush"})]
+
+    # -- translation -----------------------------------------------------------------------
+    def cadence(self, setup: Setup, plan) -> Cadence:
+        return None if setup.eval_every_steps is None else ("steps", int(setup.eval_every_steps))
+
+    def adopt_cadence(self, values: dict, cadence: Cadence, notes: list[Note]) -> None:
+        adopt_cadence_in_steps(self, values, cadence, notes, epoch_native=False)
+
+
+LOOP = HandWrittenLoop(flush=False)
+FLUSH = HandWrittenLoop(flush=True)
