@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import quiz
+from .controls import CONTROLS, DEFAULTS
 from .setup import Setup
-from .urlstate import CONTROLS, DEFAULTS, echo
+from .text import echo
 
 LESSON_KEYS = ("lesson", "hide", "lock")
 # shown in place of the page's numbers while a lesson's open tasks are unanswered (Markdown, built in)

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+ECHO = 40  # characters of an untrusted value quoted back in a notice
+
+
+def echo(raw: object) -> str:
+    """An untrusted value, shortened for a notice."""
+    text = str(raw)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= ECHO else text[: ECHO - 3] + "..."
+
 
 def fmt(x: float | int) -> str:
     """A number with thousands separators; floats without exponent or trailing zeros."""

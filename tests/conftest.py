@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-import weakref
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,35 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-LAB_WORKER = "epochsteps-lab"  # app.py's lab_pool: the training lab's one background worker
-_lab_pools: weakref.WeakSet[ThreadPoolExecutor] = weakref.WeakSet()
-
-
-def lab_pools() -> list[ThreadPoolExecutor]:
-    """The page's lab worker pools in this process (AppTest runs the page here), found once."""
-    threads = {t for t in threading.enumerate() if t.name.startswith(LAB_WORKER)}
-    if not threads:
-        return []
-    if not threads <= {t for pool in _lab_pools for t in pool._threads}:
-        for o in gc.get_objects():
-            if isinstance(o, ThreadPoolExecutor) and o._thread_name_prefix == LAB_WORKER:
-                _lab_pools.add(o)
-    return list(_lab_pools)
-
-
-@pytest.fixture(autouse=True)
-def lab_worker_idle():
-    """Each test ends with the lab's worker idle. An AppTest session never closes, so the lab
-    charts a test's page asked for last stay wanted; with one worker for the process, first
-    come first served, they would still be training when the next test's page asks for its own."""
-    yield
-    for pool in lab_pools():
-        try:
-            pool.submit(int).result(timeout=120)  # one thread: done once everything queued before it is
-        except RuntimeError:  # shut down
-            pass
 
 
 def free_port() -> int:

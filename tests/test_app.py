@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from epochsteps import controls as ctl
 from epochsteps import explain
 from epochsteps import urlstate as us
+from epochsteps.conventions import CONVENTIONS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -42,7 +44,7 @@ def warnings(at: AppTest) -> str:
 
 
 def expected_cards(values: dict) -> dict[str, str]:
-    plan = us.values_to_setup(values).plan
+    plan = ctl.values_to_setup(values).plan
     return {c.label: c.value for c in explain.metric_cards(plan)}
 
 
@@ -52,10 +54,12 @@ def test_defaults_show_the_textbook_case():
     assert shown["Batches per epoch"] == "100"
     assert shown["Optimizer steps per epoch"] == "100"
     assert shown["Total optimizer steps"] == "1,000"
-    assert shown == expected_cards(us.DEFAULTS)
+    assert shown == expected_cards(ctl.DEFAULTS)
     assert not at.warning
     assert len(at.latex) == 1 and "100" in at.latex[0].value
-    assert len(charts(at)) == 6  # timeline, inside one epoch, trade-off, learning rate (StepLR per epoch vs per batch), lab x2
+    assert len(charts(at)) == 4  # timeline, inside one epoch, trade-off, learning rate (StepLR per epoch vs per batch)
+    at.button(key="lab_train").click().run()  # the training lab trains only when asked
+    assert len(charts(at)) == 6 and not at.exception  # its loss chart and the two batch sizes
     assert at.query_params == {}
     assert at.expander[0].proto.expanded is False  # Advanced starts collapsed
     assert [s.value for s in at.select_slider] == [10_000, 100, 10]
@@ -71,7 +75,7 @@ def test_every_chart_carries_its_numbers_as_text():
 def test_the_translator_marks_the_columns_that_differ():
     query = {"framework": "hf", "grad_accum": "3", "devices": "2", "dataset_size": "10001"}
     at = run(query)
-    table = explain.translator(us.values_to_setup(us.parse_query(query)[0]).setup)
+    table = explain.translator(ctl.values_to_setup(us.parse_query(query)[0]).setup)
     differs = table.attrs["differs"]
     assert differs  # samples seen: DistributedSampler pads to 10,002, accelerate pads the last batch, Keras pads nothing
     shown = at.dataframe[0].value
@@ -80,12 +84,12 @@ def test_the_translator_marks_the_columns_that_differ():
     assert shown.to_numpy().tolist() == table[["convention", *differs, *same]].to_numpy().tolist()
 
 
-@pytest.mark.parametrize("name", list(us.PRESETS))
+@pytest.mark.parametrize("name", list(ctl.PRESETS))
 def test_every_preset(name):
     at = run()
     at.pills(key="preset").set_value(name).run()
     assert not at.exception
-    values = us.preset_values(name)
+    values = ctl.preset_values(name)
     assert metrics(at) == expected_cards(values)
     assert at.number_input(key="dataset_size").value == values["dataset_size"]
     assert at.query_params == us.to_query(values)
@@ -98,13 +102,13 @@ def test_slider_and_exact_box_stay_in_sync():
     at = run()
     at.select_slider(key="batch_size_stop").set_value(128).run()
     assert at.number_input(key="batch_size").value == 128
-    assert metrics(at)["Batches per epoch"] == expected_cards({**us.DEFAULTS, "batch_size": 128})["Batches per epoch"] == "79"
+    assert metrics(at)["Batches per epoch"] == expected_cards({**ctl.DEFAULTS, "batch_size": 128})["Batches per epoch"] == "79"
     at.number_input(key="dataset_size").set_value(1_281_167).run()
     assert at.select_slider(key="dataset_size_stop").value == 1_000_000
     assert at.query_params == {"dataset_size": "1281167", "batch_size": "128"}
     assert (
         metrics(at)["Total optimizer steps"]
-        == expected_cards({**us.DEFAULTS, "batch_size": 128, "dataset_size": 1_281_167})["Total optimizer steps"]
+        == expected_cards({**ctl.DEFAULTS, "batch_size": 128, "dataset_size": 1_281_167})["Total optimizer steps"]
     )
 
 
@@ -143,8 +147,8 @@ def test_each_advanced_control(framework, kind, key, value):
     assert url_key in at.query_params
     values, notices = us.parse_query(dict(at.query_params))
     assert notices == []
-    out = us.values_to_setup(values)
-    if out.plan is not None and not us.dead_end(out.plan):
+    out = ctl.values_to_setup(values)
+    if out.plan is not None and not ctl.dead_end(out.plan):
         assert metrics(at) == expected_cards(values)
     if key in ("grad_accum", "devices", "max_steps", "steps_per_epoch"):
         assert metrics(at) != before
@@ -165,9 +169,9 @@ def test_dependent_controls_appear_with_their_switch():
     q = at.query_params
     assert (q["patience"], q["warmup_steps"], q["lr"], q["noise"], q["overfit_at"]) == ("1", "0.1", "0.001", "0.1", "0.3")
     assert (q["min_delta"], q["seed"]) == ("0.01", "5")
-    assert len(charts(at)) == 7  # the early-stopping chart too
+    assert len(charts(at)) == 5  # the early-stopping chart too (the lab trains only when asked)
     values, _ = us.parse_query(dict(q))
-    es = us.values_to_setup(values).plan.early_stop
+    es = ctl.values_to_setup(values).plan.early_stop
     assert metrics(at)["Total optimizer steps"] == f"{es.stop_global_step:,}"
 
 
@@ -177,7 +181,7 @@ def test_keras_knobs_replace_the_loader_knobs():
     assert {"validation_freq", "steps_per_epoch"} <= keys
     assert not {"devices", "max_steps", "eval_every_steps"} & keys
     assert [c.key for c in at.checkbox] == ["early_stopping"]  # no drop_last
-    assert at.selectbox(key="lr_schedule").options == list(us.KERAS_SCHEDULES)
+    assert at.selectbox(key="lr_schedule").options == ["none", *CONVENTIONS["keras"].lr_schedules]
 
 
 def test_pasted_values_report_bad_tokens_and_where_they_run_out():
@@ -195,7 +199,7 @@ def test_turn_on_early_stopping_for_a_loop_sets_an_evaluation_cadence():
     assert not at.exception and not at.warning
     assert at.query_params["early_stopping"] == "true"
     assert at.query_params["eval_every_steps"] == "100"  # one evaluation per epoch's steps, from the plan
-    assert len(charts(at)) == 7
+    assert len(charts(at)) == 5
 
 
 def test_try_this_applies_its_change():
@@ -208,7 +212,7 @@ def test_try_this_applies_its_change():
 
 
 def test_url_round_trip():
-    values = {**us.preset_values("LLM fine-tune"), "early_stopping": True, "patience": 2, "seed": 7, "eval_every_steps": 100.0}
+    values = {**ctl.preset_values("LLM fine-tune"), "early_stopping": True, "patience": 2, "seed": 7, "eval_every_steps": 100.0}
     query = us.to_query(values)
     at = run(query)
     assert not at.warning
@@ -292,7 +296,7 @@ def test_batch_larger_than_the_dataset_is_explained():
 
 
 @pytest.mark.parametrize(
-    "query", [{}, us.to_query(us.preset_values("ImageNet-1k")), {"dataset_size": "1000000000", "epochs": "10000"}]
+    "query", [{}, us.to_query(ctl.preset_values("ImageNet-1k")), {"dataset_size": "1000000000", "epochs": "10000"}]
 )
 def test_no_chart_sends_more_than_5000_rows(query):
     import pyarrow as pa
@@ -327,11 +331,11 @@ def test_a_batch_size_move_sends_the_same_specs_with_new_tables(preset):
     """The browser keeps a chart whose spec is unchanged and swaps its data: a slider move must
     change the tables, not the spec (titles and axis ranges are read from the tables)."""
     # 10,001 samples: a partial last batch at every stop, so the timeline keeps its legend
-    at = run({"dataset_size": "10001"} if preset == "odd-sized" else us.to_query(us.preset_values(preset)))
+    at = run({"dataset_size": "10001"} if preset == "odd-sized" else us.to_query(ctl.preset_values(preset)))
     before = core_charts(at)
     assert len(before) >= 4
     slider = at.select_slider(key="batch_size_stop")
-    stops = list(us.BATCH_STOPS)
+    stops = list(ctl.BATCH_STOPS)
     slider.set_value(stops[stops.index(slider.value) + 1]).run()
     assert not at.exception
     after = core_charts(at)

@@ -1,13 +1,12 @@
-"""The training lab on the page (AppTest): "See it train" draws a real run of the current
+"""The training lab on the page (AppTest): nothing trains until the learner asks (Train, or
+"Keep training as I change the setup"); then "See it train" draws a real run of the current
 setup and two batch sizes side by side, the lab's validation losses are a metric source for
-early stopping, a run happens only when its inputs change, and a run that takes a while never
-holds up the page: it trains in the lab's background worker while the page shows it training,
-and the charts appear once it is done. Expected numbers and sentences come from the core
-(`epochsteps.training`, `epochsteps.lab_charts`), never typed in here.
+early stopping, and a run happens only when its inputs change. A run trains in the page's
+own script run, after the rest of the page is out. Expected numbers and sentences come from
+the core (`epochsteps.training`, `epochsteps.lab_charts`), never typed in here.
 
-Lab runs are cached for the whole process (bounded), so each test uses its own seed to see
-its own runs trained. The page waits for the lab at the end of its run (the bar it shows
-meanwhile is seen in a browser: test_browser_teach), so a finished AppTest run has the lab drawn.
+Lab runs are stored for the whole process (bounded), so each test uses its own seed to see
+its own runs trained.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from epochsteps import controls as ctl
 from epochsteps import explain, lab_charts, training
 from epochsteps import urlstate as us
 from epochsteps.setup import SetupError
@@ -32,11 +32,22 @@ PAGE_ROWS = 600  # a chart's rows on the page: about one per pixel of its plot
 LAB_TRAINING = ("Training the lab model on this setup", "Training with batch")  # the lab's pending state
 
 
-def run(query: dict | None = None) -> AppTest:
+def run(query: dict | None = None, train: bool = False, keep: bool = False) -> AppTest:
+    """The page for `query`; `train` presses Train once, `keep` switches on keep-training first."""
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    if keep:
+        at.session_state["lab_keep_training"] = True
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if train:
+        press_train(at)
+    return at
+
+
+def press_train(at: AppTest) -> AppTest:
+    at.button(key="lab_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -58,7 +69,7 @@ def values_of(query: dict) -> dict:
 
 
 def setup_of(query: dict):
-    return us.values_to_setup(values_of(query)).setup
+    return ctl.values_to_setup(values_of(query)).setup
 
 
 def specs(at: AppTest) -> list[dict]:
@@ -93,9 +104,27 @@ def pair_runs(setup, seed: int):
     return training.train(base.replace(batch_size=small), seed), training.train(base.replace(batch_size=large), seed)
 
 
+def test_nothing_trains_until_asked(monkeypatch):
+    calls: list[int] = []
+    real = training.train
+    monkeypatch.setattr(training, "train", lambda setup, seed=0, **kw: calls.append(seed) or real(setup, seed, **kw))
+    at = run({"seed": "120"})
+    assert calls == [] and lab_specs(at) == ([], [])
+    assert "Press **Train** to train it on this setup" in texts(at)
+    at.select_slider(key="batch_size_stop").set_value(64).run()  # a move costs the lab nothing
+    at.select_slider(key="epochs_stop").set_value(3).run()
+    assert calls == [] and not at.exception
+    press_train(at)
+    assert sorted(set(calls)) == [120] and len(calls) == 3  # the setup and its two batch sizes
+    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+    calls.clear()
+    at.select_slider(key="batch_size_stop").set_value(128).run()  # a new setup: asked for again, not trained
+    assert calls == [] and lab_specs(at) == ([], [])
+
+
 def test_see_it_train_draws_the_run_of_the_current_setup():
     query = {"seed": "101"}
-    at = run(query)
+    at = run(query, train=True)
     headers = [h.value for h in at.header]
     assert headers.index("Early stopping") < headers.index("See it train") < headers.index("Framework translator")
     loss, compare = lab_specs(at)
@@ -112,7 +141,7 @@ def test_see_it_train_draws_the_run_of_the_current_setup():
 
 
 def test_a_new_seed_is_a_new_run_and_in_the_link():
-    at = run({"seed": "102"})
+    at = run({"seed": "102"}, keep=True)
     at.number_input(key="seed").set_value(103).run()
     assert not at.exception
     assert at.query_params["seed"] == "103"
@@ -130,11 +159,10 @@ def test_runs_happen_only_when_their_inputs_change(monkeypatch):
         return real(setup, seed, **kwargs)
 
     def own(drop_last: bool) -> list[tuple]:
-        """The runs of the page's setup (the worker also trains a guess at the next stop: batch 128)."""
         return sorted(c for c in calls if c[0] in (25, 100, 400) and c[2] == drop_last)
 
     monkeypatch.setattr(training, "train", counted)
-    at = run({"seed": "104"})
+    at = run({"seed": "104"}, keep=True)
     assert own(False) == [(25, 104, False), (100, 104, False), (400, 104, False)]  # the setup and its two batch sizes
     calls.clear()
     at.run()
@@ -144,7 +172,7 @@ def test_runs_happen_only_when_their_inputs_change(monkeypatch):
     assert len(own(True)) == 3
     calls.clear()
     at.checkbox(key="drop_last").uncheck().run()
-    assert own(False) == [] and not training_shown(at)  # seen before: from the bounded cache, drawn at once
+    assert own(False) == [] and not training_shown(at)  # seen before: from the bounded store, drawn at once
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
 
 
@@ -157,12 +185,11 @@ def test_early_stopping_settings_of_the_curve_do_not_retrain(monkeypatch):
         return real(setup, seed, **kwargs)
 
     monkeypatch.setattr(training, "train", counted)
-    at = run({"seed": "105", "framework": "hf", "early_stopping": "true"})
+    at = run({"seed": "105", "framework": "hf", "early_stopping": "true"}, keep=True)
     assert calls
     calls.clear()
     at.slider(key="noise").set_value(0.1).run()  # changes the illustrative curve, not the lab's setup
-    own = [b for b in calls if b in (25, 100, 400)]  # (not the worker's guess at the next stop: 128, 32, 512)
-    assert not at.exception and own == [] and not training_shown(at)
+    assert not at.exception and calls == [] and not training_shown(at)
 
 
 def slowed(monkeypatch, seconds: float, calls: list | None = None):
@@ -183,11 +210,10 @@ def slowed(monkeypatch, seconds: float, calls: list | None = None):
 
 
 def test_a_slow_lab_run_is_drawn_in_the_same_script_run(monkeypatch):
-    # the page waits for the lab at its very end (in a browser the rest of the page is drawn by
-    # then, and a bar stands in for each lab chart meanwhile: test_browser_teach)
     slowed(monkeypatch, 0.5)
-    started = time.perf_counter()
     at = run({"seed": "107", "dataset_size": "100", "batch_size": "10", "epochs": "1"})
+    started = time.perf_counter()
+    press_train(at)
     assert time.perf_counter() - started >= 1.0  # the run of the setup, then the pair's two
     assert not at.get("progress")  # the bar is gone once its chart is drawn
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
@@ -196,7 +222,7 @@ def test_a_slow_lab_run_is_drawn_in_the_same_script_run(monkeypatch):
 
 def test_a_move_to_a_slow_setup_draws_its_new_runs(monkeypatch):
     query = {"seed": "112", "dataset_size": "1281167", "batch_size": "256", "epochs": "90"}
-    at = run(query)
+    at = run(query, keep=True)
     real = slowed(monkeypatch, 1.0)
     at.select_slider(key="batch_size_stop").set_value(512).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -209,56 +235,6 @@ def test_a_move_to_a_slow_setup_draws_its_new_runs(monkeypatch):
     assert not at.get("progress")
 
 
-def test_runs_for_a_setup_the_user_has_left_are_dropped(monkeypatch):
-    from conftest import lab_pools
-
-    calls: list[tuple] = []
-    query = {"seed": "113", "dataset_size": "100000", "batch_size": "1024", "epochs": "2"}
-    at = run(query)
-    for pool in lab_pools():
-        pool.submit(int).result(timeout=120)  # idle, the guess at the next stop (2048) trained
-    slowed(monkeypatch, 0.6, calls)
-    with pytest.raises(RuntimeError):  # the user moves on while the page waits for 16's runs: that run is stopped
-        at.select_slider(key="batch_size_stop").set_value(16).run(timeout=0.2)  # queues 16 and its pair (4, 64)
-    at.select_slider(key="batch_size_stop").set_value(8).run()  # pair (2, 32); the guess after it: 4, pair (1, 16)
-    assert not at.exception, [e.value for e in at.exception]
-    assert (64, 113) not in calls  # 16's pair: never trained
-    assert {(8, 113), (2, 113), (32, 113)} <= set(calls)
-    calls.clear()
-    at.select_slider(key="batch_size_stop").set_value(16).run()
-    assert (64, 113) in calls  # trained now, as the page waits for it
-    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
-
-
-def test_the_next_stops_lab_is_trained_while_the_reader_reads(monkeypatch):
-    from conftest import lab_pools
-
-    query = {"seed": "116", "dataset_size": "1000", "batch_size": "16", "epochs": "2"}
-    at = run(query)
-    for pool in lab_pools():
-        pool.submit(int).result(timeout=120)  # the worker is idle once the guess is trained
-    calls: list[tuple] = []
-    slowed(monkeypatch, 0.0, calls)
-    after = {**query, "batch_size": str(us.neighbours(values_of(query), "batch_size")[0]["batch_size"])}
-    setup = setup_of(after)
-    at.select_slider(key="batch_size_stop").set_value(setup.batch_size).run()
-    assert not at.exception, [e.value for e in at.exception]
-    moved_to = {(b, 116) for b in (setup.batch_size, *training.batch_pair(setup))}
-    assert not moved_to & set(calls), calls  # all three runs were made before the move
-    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
-
-
-def test_a_wrong_guess_is_dropped_by_the_next_move(monkeypatch):
-    calls: list[tuple] = []
-    slowed(monkeypatch, 0.6, calls)
-    at = run({"seed": "117", "dataset_size": "100000", "batch_size": "1024", "epochs": "2"})  # then the guess: 2048, pair (512, 8192)
-    at.select_slider(key="batch_size_stop").set_value(64).run()  # not the guess: pair (16, 256)
-    assert not at.exception, [e.value for e in at.exception]
-    assert {(64, 117), (16, 117)} <= set(calls)
-    assert (512, 117) not in calls and (8192, 117) not in calls  # the guess's pair: never trained
-    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
-
-
 @pytest.mark.parametrize(
     ("error", "says", "seed"),
     [
@@ -267,13 +243,12 @@ def test_a_wrong_guess_is_dropped_by_the_next_move(monkeypatch):
     ],
     ids=["setup-error", "unexpected"],
 )
-def test_an_error_in_the_lab_worker_is_a_message_on_the_page(monkeypatch, error, says, seed):
+def test_an_error_in_the_lab_is_a_message_on_the_page(monkeypatch, error, says, seed):
     def failing(setup, seed=0, **kwargs):
         raise error
 
     monkeypatch.setattr(training, "train", failing)
-    at = run({"seed": seed})
-    assert not at.exception
+    at = run({"seed": seed}, train=True)
     infos = [plain(i.value) for i in at.info]
     assert any(i.startswith(says) for i in infos), infos
     assert "a bug" not in "\n".join(infos)  # no exception text, no traceback
@@ -281,8 +256,8 @@ def test_an_error_in_the_lab_worker_is_a_message_on_the_page(monkeypatch, error,
 
 
 def test_a_downsized_run_says_what_it_changed():
-    query = {**us.to_query(us.preset_values("ImageNet-1k")), "seed": "108"}
-    at = run(query)
+    query = {**us.to_query(ctl.preset_values("ImageNet-1k")), "seed": "108"}
+    at = run(query, train=True)
     setup = setup_of(query)
     _, down = training.fit_to_budget(setup.replace(metrics=()))
     assert down is not None
@@ -300,6 +275,8 @@ def test_the_lab_is_a_third_metric_source():
     assert radio.options == ["Illustrative curve", "Values from my run", "From the training run"]
     assert radio.value == "lab"
     assert at.query_params["metric_source"] == "lab" and at.query_params["seed"] == "109"
+    assert "has not trained this setup yet" in texts(at)  # until asked, no run and no losses
+    press_train(at)
     setup = setup_of(query)
     assert setup.metrics == ()  # the page fills in the lab's losses
     lab = training.train(setup, 109)
@@ -314,9 +291,9 @@ def test_the_lab_is_a_third_metric_source():
 
 
 def test_the_lab_source_with_a_downsized_run_shows_the_smaller_run():
-    query = {**us.to_query(us.preset_values("ImageNet-1k")), "framework": "hf", "early_stopping": "true"}
+    query = {**us.to_query(ctl.preset_values("ImageNet-1k")), "framework": "hf", "early_stopping": "true"}
     query.update({"metric_source": "lab", "seed": "110"})
-    at = run(query)
+    at = run(query, train=True)
     setup = setup_of(query)
     _, down = training.fit_to_budget(setup.replace(metrics=()))
     shown = texts(at)
@@ -325,13 +302,13 @@ def test_the_lab_source_with_a_downsized_run_shows_the_smaller_run():
 
 
 def test_nothing_trains_on_a_dead_end():
-    at = run({"dataset_size": "10", "batch_size": "64", "drop_last": "true"})
+    at = run({"dataset_size": "10", "batch_size": "64", "drop_last": "true"}, keep=True)
     assert "See it train" not in [h.value for h in at.header]
     assert lab_specs(at) == ([], [])
 
 
 def test_lab_charts_stay_within_the_row_budget_at_the_extremes():
-    at = run({"dataset_size": "1000000000", "batch_size": "1", "epochs": "10000", "seed": "111"})
+    at = run({"dataset_size": "1000000000", "batch_size": "1", "epochs": "10000", "seed": "111"}, train=True)
     loss, compare = lab_specs(at)
     assert len(loss) == 1 and len(compare) == 1
     step_rows = {}
@@ -346,10 +323,10 @@ def test_lab_charts_stay_within_the_row_budget_at_the_extremes():
     assert step_rows.keys() == {"steps_0", "steps_1"} and all(150 <= n <= PAGE_ROWS // 2 for n in step_rows.values())
 
 
-def test_a_made_lab_is_drawn_in_its_place_and_one_still_training_last(monkeypatch):
-    """The lab's section goes to the browser in page order once its charts are made (the
-    idle worker's guess, a setup seen before); while they are being made, after everything
-    else, so the page's own sections are not held up behind the training."""
+def test_a_made_lab_is_drawn_in_its_place_and_one_training_last(monkeypatch):
+    """The lab's charts go to the browser in page order once they are made (a setup seen
+    before); while they train, after everything else, so the page's own sections are not
+    held up behind the training."""
     import streamlit.testing.v1.local_script_runner as lsr
 
     sent: list[list] = []  # each run's messages, in the order the page sent them
@@ -361,15 +338,26 @@ def test_a_made_lab_is_drawn_in_its_place_and_one_still_training_last(monkeypatc
 
     monkeypatch.setattr(lsr, "parse_tree_from_messages", spy)
 
-    def headers() -> list[str]:
-        elements = [m.delta.new_element for m in sent[-1] if m.HasField("delta") and m.delta.HasField("new_element")]
-        return [e.heading.body for e in elements if e.WhichOneof("type") == "heading"]
+    def order() -> list[str]:
+        """Headings and lab charts in the order the last run sent them."""
+        out = []
+        for m in sent[-1]:
+            if m.HasField("delta") and m.delta.HasField("new_element"):
+                e = m.delta.new_element
+                kind = e.WhichOneof("type")
+                if kind == "heading":
+                    out.append(e.heading.body)
+                elif kind == "vega_lite_chart":
+                    meta = [d for d in e.vega_lite_chart.datasets if d.name == "meta"]
+                    row = pa.ipc.open_stream(meta[0].data.data).read_all().to_pylist()[0] if meta else {}
+                    if "See it train" in json.dumps(row):
+                        out.append("lab chart")
+        return out
 
-    at = run({"seed": "117", "dataset_size": "1000", "batch_size": "16", "epochs": "2"})
-    first = headers()
-    assert first.index("See it train") > first.index("Glossary")  # trained for this visit: drawn last
+    at = run({"seed": "117", "dataset_size": "1000", "batch_size": "16", "epochs": "2"}, train=True)
+    first = order()
+    assert first.index("lab chart") > first.index("Glossary")  # trained in this run: drawn last
     at.run()
     assert not at.exception
-    again = headers()
-    assert again.index("Early stopping") < again.index("See it train") < again.index("Framework translator")
-    assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
+    again = order()
+    assert again.index("See it train") < again.index("lab chart") < again.index("Framework translator")

@@ -15,6 +15,7 @@ import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from epochsteps import controls as ctl
 from epochsteps import explain, exports, lessons, quiz, share
 from epochsteps import urlstate as us
 
@@ -40,7 +41,7 @@ def cards(at: AppTest) -> dict[str, str]:
 
 
 def expected_cards(values: dict) -> dict[str, str]:
-    return {c.label: c.value for c in explain.metric_cards(us.values_to_setup(values).plan)}
+    return {c.label: c.value for c in explain.metric_cards(ctl.values_to_setup(values).plan)}
 
 
 def widget_keys(at: AppTest) -> set[str]:
@@ -89,7 +90,7 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     assert any(i.value == lessons.HIDDEN_UNTIL_ANSWERED for i in at.info)
     # task 1 is answered against the core; task 2 waits for drop_last
     first, second, _ = lesson.parts
-    question = first.question(us.values_to_setup(values).setup)
+    question = first.question(ctl.values_to_setup(values).setup)
     assert f"*{second.todo()}*" in [plain(m.value) for m in at.markdown]
     answer(at, "lesson_1", str(question.answer + 1))
     assert "Not quite" in plain(at.error[0].value) and cards(at) == {}  # a wrong answer reveals nothing
@@ -99,7 +100,7 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     assert cards(at) == expected_cards(values) and at.get("vega_lite_chart")  # answered: the page shows it
     at.checkbox(key="drop_last").check().run()
     dropped = {**values, "drop_last": True}
-    q2 = second.question(us.values_to_setup(dropped).setup)
+    q2 = second.question(ctl.values_to_setup(dropped).setup)
     assert q2.answer != question.answer  # drop_last changes the count
     assert f"*{second.todo()}*" not in [plain(m.value) for m in at.markdown]
     assert cards(at) == {}  # task 2 is open now: hidden again until it is answered
@@ -119,7 +120,7 @@ def test_a_task_answered_from_the_charts_shows_them():
     first, second = lesson.parts
     assert not first.looks and second.looks
     assert cards(at) == {} and not at.get("vega_lite_chart")
-    setup = us.values_to_setup(lessons.lesson_values("early-stopping")).setup
+    setup = ctl.values_to_setup(lessons.lesson_values("early-stopping")).setup
     answer(at, "lesson_1", str(first.question(setup).answer))
     assert cards(at) == expected_cards(lessons.lesson_values("early-stopping")) and at.get("vega_lite_chart")
     assert "Early stopping" in [h.value for h in at.header]
@@ -136,9 +137,9 @@ def test_hide_and_lock_lists_keep_the_links_values():
     # a preset moves the free controls only: the locked epochs stay at the link's value
     at.pills(key="preset").set_value("MNIST").run()
     assert not at.exception
-    expected = {**us.preset_values("MNIST"), "epochs": us.DEFAULTS["epochs"]}
+    expected = {**ctl.preset_values("MNIST"), "epochs": ctl.DEFAULTS["epochs"]}
     assert cards(at) == expected_cards(expected)
-    assert locked_lines(at) == [f":material/lock: Epochs: **{us.DEFAULTS['epochs']}**"]
+    assert locked_lines(at) == [f":material/lock: Epochs: **{ctl.DEFAULTS['epochs']}**"]
     assert at.query_params["lock"] == "epochs"
 
 
@@ -149,7 +150,7 @@ def test_a_lesson_sets_its_own_controls_and_says_so_in_plain_text():
     notices = [t.value for t in at.text]
     assert any("is set by this lesson: using 8" in n for n in notices)
     first = lesson.parts[0]
-    question = first.question(us.values_to_setup(lessons.lesson_values("effective-batch")).setup)
+    question = first.question(ctl.values_to_setup(lessons.lesson_values("effective-batch")).setup)
     answer(at, "lesson_1", str(question.answer))
     assert at.success and str(f"{question.answer:,}") in at.success[0].value
 
@@ -180,7 +181,7 @@ def test_check_yourself_questions_come_from_the_core_and_are_judged_by_it():
     assert not [t for t in at.text_input if t.key.startswith("quiz_")]  # generated only when opened
     at.session_state["quiz_open"] = True
     at.run()
-    setup = us.values_to_setup(us.DEFAULTS).setup
+    setup = ctl.values_to_setup(ctl.DEFAULTS).setup
     questions = quiz.questions(setup, 0)[:3]
     assert len(questions) == 3
     shown = plain(markdown_text(at))
@@ -210,7 +211,7 @@ def codes(at: AppTest) -> list[str]:
 @pytest.mark.parametrize(
     "query",
     [
-        {**us.to_query(us.preset_values("LLM fine-tune")), "early_stopping": "true", "seed": "3"},
+        {**us.to_query(ctl.preset_values("LLM fine-tune")), "early_stopping": "true", "seed": "3"},
         {"lesson": "steps-per-epoch", "hide": "epochs"},
     ],
     ids=["every-control", "lesson"],
@@ -219,7 +220,7 @@ def test_share_panel_gives_the_link_the_iframe_and_the_image(query):
     at = run(query)
     values, _ = us.parse_query({k: v for k, v in query.items() if k not in lessons.LESSON_KEYS})
     mode = lessons.parse_lesson_params({k: v for k, v in query.items() if k in lessons.LESSON_KEYS})
-    values, _ = mode.apply(values, given=frozenset(query) & frozenset(us.CONTROLS))
+    values, _ = mode.apply(values, given=frozenset(query) & frozenset(ctl.CONTROLS))
     wanted = {**us.to_query(values), **mode.query()}
     link = share.share_url(FALLBACK, wanted)
     for key, value in us.to_query(values).items():
@@ -229,7 +230,7 @@ def test_share_panel_gives_the_link_the_iframe_and_the_image(query):
     controls = 3 - (not mode.shows("epochs"))
     embed = share.iframe_snippet(share.embed_url(FALLBACK, wanted), height=share.recommended_height(controls, 1))
     assert embed in shown and "embed=true" in embed and "embed_options=light_theme" in embed
-    plan = us.values_to_setup(values).plan
+    plan = ctl.values_to_setup(values).plan
     assert share.image_snippet("step_timeline.png", share.alt_text(plan), link=link) in shown
     assert any("replace http://localhost:8501/" in m.value for m in at.markdown)
     assert "step_timeline.png" in [d.proto.label for d in at.get("download_button")]
@@ -273,13 +274,17 @@ def test_exports_are_made_only_when_asked_and_are_valid(media):
     assert export_keys <= {d.proto.id.rsplit("-", 1)[-1] for d in at.get("download_button")}
     options = at.selectbox(key="export_chart").options
     assert "Step timeline" in options and "Early stopping" in options
+    assert not any(o.startswith("Training lab") for o in options)  # the lab has not trained this setup
+    at.button(key="lab_train").click().run()  # trained at the end of that run, after the export section
+    at.run()
+    options = at.selectbox(key="export_chart").options
     assert "Training lab: loss at every optimizer step" in options and "Training lab: two batch sizes, same epochs" in options
     png = download(at, media, "export_png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     ET.fromstring(download(at, media, "export_svg"))  # parses as XML
     page = download(at, media, "export_html").decode()
     assert "vegaEmbed" in page and "Step timeline" in page and "<script src=" not in page
-    plan = us.values_to_setup(us.parse_query({"framework": "hf", "early_stopping": "true"})[0]).plan
+    plan = ctl.values_to_setup(us.parse_query({"framework": "hf", "early_stopping": "true"})[0]).plan
     assert download(at, media, "export_steps") == exports.steps_csv(plan)
     assert download(at, media, "export_epochs") == exports.epochs_csv(plan)
     assert exports.load_setup(download(at, media, "export_setup")) == plan.setup
@@ -290,8 +295,8 @@ def test_exports_are_made_only_when_asked_and_are_valid(media):
 
 
 def test_a_saved_setup_loads_back():
-    values = {**us.preset_values("LLM fine-tune"), "early_stopping": True, "patience": 2, "eval_every_steps": 100.0}
-    setup = us.values_to_setup(values).setup
+    values = {**ctl.preset_values("LLM fine-tune"), "early_stopping": True, "patience": 2, "eval_every_steps": 100.0}
+    setup = ctl.values_to_setup(values).setup
     at = run()
     at.session_state["export_open"] = True
     at.run()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from epochsteps import controls as ctl
 from epochsteps import explain
 from epochsteps import urlstate as us
 
@@ -48,7 +49,7 @@ def metric_texts(page) -> dict[str, str]:
 
 
 def expected_cards(values: dict) -> dict[str, str]:
-    return {c.label: c.value for c in explain.metric_cards(us.values_to_setup(values).plan)}
+    return {c.label: c.value for c in explain.metric_cards(ctl.values_to_setup(values).plan)}
 
 
 def full_screenshot(page, path) -> None:
@@ -77,7 +78,7 @@ def test_page_renders_without_errors(app_server, browser, output_dir):
     page, errors = open_page(browser, app_server.url)
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.locator(CHART).count() == 6  # the training lab's two too
-    assert metric_texts(page) == expected_cards(us.DEFAULTS)
+    assert metric_texts(page) == expected_cards(ctl.DEFAULTS)
     assert errors == []
     page.close()
 
@@ -90,7 +91,7 @@ def test_keyboard_moves_batch_size_and_the_page_follows(app_server, browser):
     before = metric_texts(page)
     slider.focus()
     page.keyboard.press("ArrowRight")  # 100 -> the next stop, 128
-    after_values = {**us.DEFAULTS, "batch_size": us.BATCH_STOPS[us.BATCH_STOPS.index(100) + 1]}
+    after_values = {**ctl.DEFAULTS, "batch_size": ctl.BATCH_STOPS[ctl.BATCH_STOPS.index(100) + 1]}
     want = expected_cards(after_values)["Batches per epoch"]
     page.wait_for_function(
         "(want) => Array.from(document.querySelectorAll('[data-testid=stMetric]')).some(e => e.innerText.startsWith('Batches per epoch') && e.innerText.trim().endsWith(want))",
@@ -136,7 +137,7 @@ def test_charts_draw_without_vega_warnings(app_server, browser):
 
 
 def test_a_shared_link_opens_on_its_values(app_server, browser):
-    values = us.preset_values("MNIST")
+    values = ctl.preset_values("MNIST")
     query = "&".join(f"{k}={v}" for k, v in us.to_query(values).items())
     page, errors = open_page(browser, f"{app_server.url}/?{query}")
     assert page.get_by_role("spinbutton", name="Dataset size (samples): exact").input_value() == "60000"

@@ -13,6 +13,7 @@ import urllib.parse
 
 import pytest
 
+from epochsteps import controls as ctl
 from epochsteps import explain, exports, training
 from epochsteps import urlstate as us
 
@@ -24,7 +25,7 @@ LAB = ".st-key-see_it_train"  # the training lab's section
 
 def total_steps(query: dict) -> str:
     """The total card's value for a link, from the core."""
-    plan = us.values_to_setup(us.parse_query(query)[0]).plan
+    plan = ctl.values_to_setup(us.parse_query(query)[0]).plan
     return next(c.value for c in explain.metric_cards(plan) if c.label == "Total optimizer steps")
 
 
@@ -186,9 +187,9 @@ def test_an_export_is_made_on_click_and_a_setup_loads_back(app_server, browser, 
     png = info.value.path().read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and info.value.suggested_filename == "step_timeline.png"
     # a setup.json saved by the page loads back into the controls
-    values = us.preset_values("MNIST")
+    values = ctl.preset_values("MNIST")
     good = tmp_path / "setup.json"
-    good.write_text(exports.setup_json(us.values_to_setup(values).setup))
+    good.write_text(exports.setup_json(ctl.values_to_setup(values).setup))
     uploader(page).set_input_files(str(good))
     page.wait_for_function("() => location.search.includes('batch_size=64')", timeout=TIMEOUT_MS)
     wait_idle(page)

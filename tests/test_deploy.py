@@ -63,8 +63,8 @@ def closure(names: set[str]) -> set[str]:
 
 def third_party_imports() -> dict[str, str]:
     """Top-level modules the page and the core import (module -> first file that does)."""
-    files = [ROOT / "app.py", *ROOT.glob("pages/*.py"), *(ROOT / "epochsteps").rglob("*.py")]
-    local = {"epochsteps", "app"}
+    files = [ROOT / "app.py", *(ROOT / "page").rglob("*.py"), *(ROOT / "epochsteps").rglob("*.py")]
+    local = {"epochsteps", "page", "app"}
     out: dict[str, str] = {}
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+from epochsteps import controls as ctl
 from epochsteps import lessons
 from epochsteps import urlstate as us
 
@@ -26,7 +27,7 @@ NASTY = [
     "None", "[]", "{}", "%00", "\x00", "\u202e1", "１２", "٣", "🙂", "ß", "\\", "$x$", "<b>x</b>", "[a](http://x)",
     ":red[x]", "pytorch", "hf", "lightning", "keras", "pytorch-flush", "cosine", "linear", "curve", "pasted",
 ]  # fmt: skip
-KEYS = [*us.CONTROLS, "embed", "embed_options", "lesson", "hide", "lock"]
+KEYS = [*ctl.CONTROLS, "embed", "embed_options", "lesson", "hide", "lock"]
 
 
 def value_strategy() -> st.SearchStrategy[str]:
@@ -40,7 +41,7 @@ def value_strategy() -> st.SearchStrategy[str]:
 
 
 def key_strategy() -> st.SearchStrategy[str]:
-    unknown = st.text(min_size=1, max_size=20).filter(lambda k: k not in us.CONTROLS)
+    unknown = st.text(min_size=1, max_size=20).filter(lambda k: k not in ctl.CONTROLS)
     return st.one_of(st.sampled_from(KEYS), st.sampled_from(KEYS), unknown, st.just("k" * 10_000))
 
 

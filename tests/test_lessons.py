@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from epochsteps import lessons, urlstate
+from epochsteps import controls, lessons, urlstate
 from epochsteps.lessons import LESSONS, parse_lesson_params
 
 HOSTILE = ["<script>alert(1)</script>", "**bold** [link](https://evil.example)", "<img src=x onerror=alert(1)>"]
@@ -16,7 +16,7 @@ def _lesson_text(lesson) -> str:
 
 
 def _setup(values):
-    out = urlstate.values_to_setup(values)
+    out = controls.values_to_setup(values)
     assert out.setup is not None, out.explanation
     return out.setup
 
@@ -24,10 +24,10 @@ def _setup(values):
 @pytest.mark.parametrize("key", list(LESSONS))
 def test_every_lesson_is_consistent_and_answerable(key):
     lesson = LESSONS[key]
-    controls = set(urlstate.CONTROLS)
-    assert set(lesson.preset) <= controls and set(lesson.editable) <= controls and set(lesson.locked) <= controls
+    names = set(controls.CONTROLS)
+    assert set(lesson.preset) <= names and set(lesson.editable) <= names and set(lesson.locked) <= names
     assert not set(lesson.editable) & set(lesson.locked)
-    assert lesson.hidden == controls - set(lesson.editable) - set(lesson.locked)
+    assert lesson.hidden == names - set(lesson.editable) - set(lesson.locked)
     for part in lesson.parts:
         # a task may only ask the learner to move a control they can see and move
         assert set(part.requires) <= set(lesson.editable)
@@ -42,7 +42,7 @@ def test_steps_per_epoch_lesson_matches_the_issue():
     assert mode.shows("drop_last") and not mode.is_locked("drop_last")
     assert mode.is_locked("batch_size") and mode.is_locked("dataset_size") and mode.shows("batch_size")
     assert not mode.shows("grad_accum") and not mode.shows("devices") and not mode.shows("lr_schedule")
-    values, _ = mode.apply(urlstate.DEFAULTS)
+    values, _ = mode.apply(controls.DEFAULTS)
     first, second, dropped = mode.lesson.parts
     assert first.ready(values) and not second.ready(values)
     assert "drop_last" in second.todo()
@@ -55,7 +55,7 @@ def test_steps_per_epoch_lesson_matches_the_issue():
 
 def test_effective_batch_lesson():
     mode = parse_lesson_params({"lesson": "effective-batch"})
-    values, _ = mode.apply(urlstate.DEFAULTS)
+    values, _ = mode.apply(controls.DEFAULTS)
     assert values["devices"] == 4 and values["grad_accum"] == 8
     assert {"devices", "grad_accum", "batch_size"} <= mode.locked
     assert mode.lesson.parts[0].question(_setup(values)).answer == 8 * 4 * 8
@@ -63,7 +63,7 @@ def test_effective_batch_lesson():
 
 def test_early_stopping_lesson_earliest_epoch():
     mode = parse_lesson_params({"lesson": "early-stopping"})
-    values, _ = mode.apply(urlstate.DEFAULTS)
+    values, _ = mode.apply(controls.DEFAULTS)
     assert values["patience"] == 3 and values["check_val_every_n_epoch"] == 2
     earliest, actual = mode.lesson.parts
     assert earliest.question(_setup(values)).answer == 2 * (3 + 1)  # evaluation 4, every 2 epochs
@@ -73,18 +73,18 @@ def test_early_stopping_lesson_earliest_epoch():
 
 def test_locked_and_hidden_values_win_over_the_url_editable_ones_do_not():
     mode = parse_lesson_params({"lesson": "steps-per-epoch"})
-    url_values = {**urlstate.DEFAULTS, "batch_size": 128, "epochs": 7, "grad_accum": 4}
+    url_values = {**controls.DEFAULTS, "batch_size": 128, "epochs": 7, "grad_accum": 4}
     values, notices = mode.apply(url_values, given={"batch_size", "epochs", "grad_accum"})
     assert values["batch_size"] == 64  # locked
     assert values["epochs"] == 7  # editable: the link's value stays
-    assert values["grad_accum"] == urlstate.DEFAULTS["grad_accum"] == 1  # hidden: the lesson's world
+    assert values["grad_accum"] == controls.DEFAULTS["grad_accum"] == 1  # hidden: the lesson's world
     assert len(notices) == 2 and "64" in notices[0] and "1" in notices[1]
 
 
 def test_hide_and_lock_from_the_link_keep_the_links_values():
     mode = parse_lesson_params({"lesson": "steps-per-epoch", "lock": "epochs"})
     assert mode.is_locked("epochs")
-    values, notices = mode.apply({**urlstate.DEFAULTS, "epochs": 7}, given={"epochs"})
+    values, notices = mode.apply({**controls.DEFAULTS, "epochs": 7}, given={"epochs"})
     assert values["epochs"] == 7 and notices == ()
 
 

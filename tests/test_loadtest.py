@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import loadtest  # noqa: E402
 import memory_soak  # noqa: E402
 
+from epochsteps import controls as ctl  # noqa: E402
 from epochsteps import urlstate as us  # noqa: E402
 
 
@@ -27,7 +28,7 @@ def test_every_change_is_one_slider_stop_and_every_setting_is_distinct():
         assert len(plan) == 20
         before = start
         for key, values in plan:
-            stops = us.CONTROLS[key].stops
+            stops = ctl.CONTROLS[key].stops
             assert stops.index(values[key]) == stops.index(nearest(key, before[key])) + 1  # ArrowRight = the next stop
             assert {k for k in values if values[k] != before[k]} == {key}
             before = values
@@ -36,7 +37,7 @@ def test_every_change_is_one_slider_stop_and_every_setting_is_distinct():
 
 
 def nearest(key, value):
-    return us.nearest_stop(key, value)
+    return ctl.nearest_stop(key, value)
 
 
 def test_percentiles():
@@ -105,7 +106,7 @@ def test_a_websocket_session_runs_the_page_for_its_link(app_server):
         if m.WhichOneof("type") == "delta" and m.delta.new_element.WhichOneof("type") == "metric"
     }
     values, _ = us.parse_query({"dataset_size": "1281167", "batch_size": "256", "epochs": "90"})
-    want = {c.label: c.value for c in explain.metric_cards(us.values_to_setup(values).plan)}
+    want = {c.label: c.value for c in explain.metric_cards(ctl.values_to_setup(values).plan)}
     assert metrics == want
     charts = [
         m for m in messages if m.WhichOneof("type") == "delta" and m.delta.new_element.WhichOneof("type") == "vega_lite_chart"

@@ -21,7 +21,7 @@ APP = str(ROOT / "app.py")
 MAX_ROWS = 5_000
 MAX_PAGE_BYTES = 1_000_000
 
-# name -> query string; the extremes are the page's own limits (urlstate.CONTROLS).
+# name -> query string; the extremes are the page's own limits (controls.CONTROLS).
 SETTINGS = {
     "defaults": {},
     "imagenet": {"dataset_size": "1281167", "batch_size": "256", "epochs": "90"},

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from epochsteps import Setup, make_plan, share, urlstate
+from epochsteps import Setup, controls, make_plan, share, urlstate
 
 HOSTILE = '"><script>alert(1)</script>'
 
@@ -21,7 +21,7 @@ class Tags(HTMLParser):
 
 
 def test_share_link_round_trips_through_the_url_parser():
-    values = {**urlstate.DEFAULTS, "dataset_size": 1_281_167, "batch_size": 256, "epochs": 90, "drop_last": True}
+    values = {**controls.DEFAULTS, "dataset_size": 1_281_167, "batch_size": 256, "epochs": 90, "drop_last": True}
     url = share.share_url("https://epochs.example.org/app/?old=1#frag", urlstate.to_query(values))
     parts = urlsplit(url)
     assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == ("https", "epochs.example.org", "/app/", "")

@@ -7,26 +7,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from epochsteps import Setup, make_plan
-from epochsteps.text import short_number
-from epochsteps.urlstate import (
+from epochsteps.controls import (
     BATCH_STOPS,
     CONTROLS,
     DATASET_STOPS,
     DEFAULTS,
     EPOCH_STOPS,
-    MAX_NOTICES,
     PRESETS,
     applies,
     caveats,
     check_values,
     dead_end,
-    last_move,
     nearest_stop,
-    neighbours,
-    parse_query,
     preset_values,
-    to_query,
     values_to_setup,
+)
+from epochsteps.text import short_number
+from epochsteps.urlstate import (
+    MAX_NOTICES,
+    parse_query,
+    to_query,
 )
 
 
@@ -330,17 +330,3 @@ def test_fuzz_round_trip_of_valid_values(changes):
             assert again[key] == values[key], key
 
 
-def test_last_move_and_neighbours_name_the_likely_next_setups():
-    assert last_move(None, DEFAULTS) is None
-    assert last_move(DEFAULTS, {**DEFAULTS, "batch_size": 128}) == ("batch_size", 1)
-    assert last_move(DEFAULTS, {**DEFAULTS, "epochs": 5}) == ("epochs", -1)
-    assert last_move(DEFAULTS, {**DEFAULTS, "framework": "hf"}) is None
-    up, down = neighbours(DEFAULTS, "batch_size", 1)
-    assert (up["batch_size"], down["batch_size"]) == (128, 64)
-    assert [v["batch_size"] for v in neighbours(DEFAULTS, "batch_size", -1)] == [64, 128]
-    assert [v["epochs"] for v in neighbours({**DEFAULTS, "epochs": 10_000}, "epochs")] == [5_000]
-    # an exact value between stops: the stops on either side
-    assert [v["dataset_size"] for v in neighbours({**DEFAULTS, "dataset_size": 1_281_167}, "dataset_size")] == [
-        2_000_000,
-        1_000_000,
-    ]

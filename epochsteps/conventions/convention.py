@@ -91,6 +91,7 @@ class Convention:
     patience_rule: str = "needs more than min_delta"  # how its early stopping compares, as a phrase
     no_batches: str = "the loop body never runs and no optimizer step is taken"  # what happens when no batch reaches a device
     argument_labels: ClassVar[dict[str, str]] = {}  # the page's labels for its own arguments
+    argument_placeholders: ClassVar[dict[str, str]] = {}  # what an empty box of its own means
     early_stopping: ClassVar[type]  # the early-stopping rule: update(value, epoch) -> (stop, new best)
 
     # -- rules ---------------------------------------------------------------------------

@@ -150,6 +150,7 @@ class HFTrainer(Convention):
         "eval_every_steps": "eval_steps with eval_strategy='steps' (below 1: a ratio of the run; empty: every epoch)",
         "warmup_steps": "Warmup steps (below 1: a ratio of the run)",
     }
+    argument_placeholders = {"eval_every_steps": "every epoch"}
     early_stopping = EarlyStopping
 
     def schedule(self, setup: Setup) -> Schedule:

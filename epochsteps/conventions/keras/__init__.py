@@ -155,6 +155,7 @@ class KerasFit(Convention):
         "validation_freq": "validation_freq: validate every this many epochs",
         "steps_per_epoch": "steps_per_epoch (empty: the whole dataset)",
     }
+    argument_placeholders = {"steps_per_epoch": "whole dataset"}
     early_stopping = EarlyStopping
 
     def schedule(self, setup: Setup) -> Schedule:

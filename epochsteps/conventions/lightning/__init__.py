@@ -219,6 +219,7 @@ class LightningTrainer(Convention):
         "val_check_interval": "val_check_interval (1.0: once per epoch; 0.25: four times per epoch; 50: every 50 training batches)",
         "check_val_every_n_epoch": "check_val_every_n_epoch (empty: None, count batches across epochs)",
     }
+    argument_placeholders = {"val_check_interval": "1.0", "check_val_every_n_epoch": "None"}
     early_stopping = EarlyStopping
 
     def schedule(self, setup: Setup) -> Schedule:
