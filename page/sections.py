@@ -180,7 +180,7 @@ def translator_for(setup: Setup) -> tuple[pd.DataFrame, list[str]]:
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def snippets_for(setup: Setup) -> dict[str, str]:
-    return {fw: explain.code_snippet(setup, fw) for fw in CONVENTIONS}
+    return {name: explain.code_snippet(setup, name) for name in CONVENTIONS}
 
 
 def translator_section(setup: Setup) -> None:
