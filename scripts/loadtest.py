@@ -781,11 +781,12 @@ async def drive_ws(url: str, query: str, plans: list[list[Move]], timeout: float
     try:
         await all_loaded.wait()  # each session's first run has its own timeout
         phase["load_phase_s"] = time.perf_counter() - t0
-        cpu0, t1 = cpu_seconds(server.proc.pid), time.perf_counter()
+        cpu0, t1, own0 = cpu_seconds(server.proc.pid), time.perf_counter(), time.process_time()
         go.set()
         _, pending = await asyncio.wait(tasks, timeout=deadline)
         phase["move_phase_s"] = time.perf_counter() - t1
         phase["server_cpu_s"] = cpu_seconds(server.proc.pid) - cpu0
+        phase["client_cpu_s"] = time.process_time() - own0  # this script's share of the same CPUs
         phase["deadline_hit"] = bool(pending)
         phase["rss_end_mb"] = server.rss_mb()
     finally:
@@ -862,12 +863,14 @@ def measure_ws(server: Server, query: str, plan_for: Callable[[FirstPage], list[
         max_ms=round(max(tally.move_ms), 1) if tally.move_ms else math.nan,
         server_cpu_s=round(phase.get("server_cpu_s", math.nan), 2),
         server_cpu_ms_per_move=round(1000 * phase["server_cpu_s"] / tally.moves_done, 1) if tally.moves_done else math.nan,
+        client_cpu_ms_per_move=round(1000 * phase["client_cpu_s"] / tally.moves_done, 1) if tally.moves_done else math.nan,
         move_bytes_p50=round(percentile([float(b) for b in tally.move_bytes], 50)),
         rss_end_mb=round(phase.get("rss_end_mb", math.nan), 1),
         widgets_not_modelled=sorted(first.unmodelled | tally.unmodelled),
     )
     if unfinished:
-        report["error_messages"].append(f"{unfinished} moves unfinished at the deadline of {args.deadline:.0f} s")
+        why = f"the move phase reached its deadline of {args.deadline:.0f} s" if report["deadline_hit"] else "their sessions ended early"
+        report["error_messages"].append(f"{unfinished} moves not made: {why}")
     return report, first
 
 
@@ -904,7 +907,7 @@ def describe(name: str, r: dict) -> str:
         f"{name}: {r['sessions']} sessions x {r['moves_asked'] // max(1, r['sessions'])} moves, {r['charts']} charts: "
         f"{r['moves_done']}/{r['moves_asked']} moves done, {r['errors']} errors, in a move phase of {r['move_phase_s']} s: "
         f"{r['throughput_moves_per_s']} moves/s, move p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms (max {r['max_ms']} ms); "
-        f"server CPU {r['server_cpu_ms_per_move']} ms per move; server RSS idle {r['rss_idle_mb']} MB, peak {r['rss_peak_mb']} MB; "
+        f"server CPU {r['server_cpu_ms_per_move']} ms per move (this client {r['client_cpu_ms_per_move']} ms); server RSS idle {r['rss_idle_mb']} MB, peak {r['rss_peak_mb']} MB; "
         f"first page alone {r['first_run_ms']} ms, {r['sessions']} loads at once p50 {r['load_p50_ms']} ms; "
         f"{r['move_bytes_p50']} bytes per move (p50); load average {r['load_average_before']} -> {r['load_average_after']}"
     )
