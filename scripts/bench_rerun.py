@@ -4,9 +4,10 @@
     python scripts/bench_rerun.py --no-browser --repeat 5
     python scripts/bench_rerun.py --repeat 3 --scales defaults   # a quick look
 
-The floor is a bare page with a batch-size select_slider and the same number of Altair
-line charts of 2,000 points as the page shows, rebuilt on every rerun (a page with no
-caching at all). For each scale (median over `--repeat` moves, `--think-ms` apart):
+The floor is the load test's bare page (scripts/loadtest.py: the page's three main
+select_sliders, three metrics and the same number of Altair line charts of 2,000 points as
+the page shows, rebuilt on every rerun: a page with no caching at all, under Streamlit's
+default config). For each scale (median over `--repeat` moves, `--think-ms` apart):
 
 - AppTest: next: the batch-size slider moved one stop along (prepared by the page's
   background prefetch while the reader reads); cold: a jump to a stop the page's caches
@@ -20,16 +21,22 @@ caching at all). For each scale (median over `--repeat` moves, `--think-ms` apar
   (one rerun) to a stop the page has neither shown nor had one stop away from a shown one.
   core: the charts outside the training lab ("See it train"); all: the lab's charts too.
   A move that changed no such chart is left out of the median ("-" if none changed one);
-  the floor's charts are all core.
+  the floor's charts are all core, and it makes the same moves: each figure's ratio is to
+  the floor's median for the same kind of move. load: a warm page load, the reload of a URL
+  the tab has shown (browser cache and the server's caches warm, a new session), from the
+  navigation's start to the last chart change once the first run has ended and the charts
+  have been still for 500 ms; page and floor reloaded alternately, after the moves.
 
-The page aims to stay within 1.25x of the floor. AppTest leaves out the server's own
-costs (message serialisation, websocket) and the browser's drawing, which is why the
-browser is measured too.
+Targets (#13), for the browser: one-stop moves at most 1.0x the floor, jumps and the warm
+page load at most 1.25x (the "all" figures: what the reader waits for). AppTest leaves out
+the server's own costs (message serialisation, websocket) and the browser's drawing, which
+is why the browser is measured too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -39,36 +46,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from loadtest import SLIDERS, SliderSpec, bare_page, slider_stops  # noqa: E402
 
 from epochsteps import urlstate as us  # noqa: E402
+from epochsteps.text import short_number  # noqa: E402
 
 SCALES = {
     "defaults": {},
     "ImageNet-1k": us.to_query(us.preset_values("ImageNet-1k")),
     "10^9 x 10^4": {"dataset_size": "1000000000", "epochs": "10000"},
 }
-TARGET = 1.25
-
-BARE_PAGE = """
-import altair as alt
-import numpy as np
-import pandas as pd
-import streamlit as st
-
-n_charts = int(st.query_params.get("charts", "4"))
-batch = st.select_slider("Batch size (per device)", options=STOPS, value=START, key="batch")
-x = np.arange(2000)
-for i in range(n_charts):
-    df = pd.DataFrame({"x": x, "y": np.sin(x / (50 + i)) * batch})
-    st.altair_chart(alt.Chart(df).mark_line().encode(x="x:Q", y="y:Q").properties(height=200))
-"""
+TARGET = 1.25  # AppTest, and the browser's jumps and warm page load
+TARGET_NEXT = 1.0  # the browser's one-stop moves
+FLOOR_KEY = "batch_size_stop"  # the slider moved, on the page and the floor alike
 
 
-def bare_page(directory: Path, start: int) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "bare_page.py"
-    path.write_text(BARE_PAGE.replace("STOPS", repr(list(us.BATCH_STOPS))).replace("START", str(start)))
-    return path
+def floor_page(directory: Path, query: dict, charts: int) -> Path:
+    """The bare page with the page's three sliders at the scale's starting stops."""
+    values, _ = us.parse_query(query)
+    sliders = {
+        key: SliderSpec(us.CONTROLS[control].label, slider_stops(key), short_number(us.nearest_stop(control, values[control])))
+        for key, control in SLIDERS.items()
+    }
+    return bare_page(directory, sliders, charts)
 
 
 def start_batch(query: dict) -> int:
@@ -114,23 +116,23 @@ def timed_move(at, key: str, value: int) -> float:
     return elapsed
 
 
-def apptest_times(query: dict, bare: Path, n_charts: int, start: int, repeat: int, think: float) -> tuple[dict, dict]:
+def apptest_times(query: dict, bare: Path, start: int, repeat: int, think: float) -> tuple[dict, dict]:
     """Page and floor moved alternately, so both see the same machine load.
 
     next: one stop along (what the keyboard does), after `think` seconds of reading;
     cold: a jump to a stop nobody prepared; warm: back to a setup seen before."""
-    page, floor = apptest(ROOT / "app.py", query), apptest(bare, {"charts": str(n_charts)})
+    page, floor = apptest(ROOT / "app.py", query), apptest(bare, {})
     p = {"next": [], "cold": [], "warm": []}
     f = []
     for stop in stops_from(start, repeat):
         time.sleep(think)
-        p["next"].append(timed_move(page, "batch_size_stop", stop))
-        f.append(timed_move(floor, "batch", stop))
+        p["next"].append(timed_move(page, FLOOR_KEY, stop))
+        f.append(timed_move(floor, FLOOR_KEY, stop))
     for stop in far_stops(start, repeat):
         time.sleep(think)
-        p["cold"].append(timed_move(page, "batch_size_stop", stop))
-        f.append(timed_move(floor, "batch", stop))
-        p["warm"].append(timed_move(page, "batch_size_stop", start))
+        p["cold"].append(timed_move(page, FLOOR_KEY, stop))
+        f.append(timed_move(floor, FLOOR_KEY, stop))
+        p["warm"].append(timed_move(page, FLOOR_KEY, start))
     med = {k: statistics.median(v) for k, v in p.items()}
     return med, {"floor": statistics.median(f)}
 
@@ -213,6 +215,40 @@ RESULT = """() => {
           error: !!document.querySelector('[data-testid=stException]')};
 }"""
 
+# Installed before every document of a tab (add_init_script), for the page-load time: the
+# last time anything inside a chart changed (or a chart canvas was cleared), in the
+# document's own clock, whose zero is the navigation's start.
+LOAD_RECORDER = """(() => {
+  const CHART = '__CHART__';
+  const r = window.__load = {last: null};
+  const mark = () => { r.last = performance.now(); };
+  new MutationObserver((mutations) => {
+    for (const m of mutations) {
+      const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      if (el && el.closest(CHART)) { mark(); continue; }
+      if (m.type !== 'childList') continue;
+      for (const n of m.addedNodes) {
+        if (n.nodeType === 1 && (n.matches(CHART) || n.querySelector(CHART))) { mark(); break; }
+      }
+    }
+  }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  const clearRect = CanvasRenderingContext2D.prototype.clearRect;
+  CanvasRenderingContext2D.prototype.clearRect = function (...args) {
+    if (this.canvas.isConnected && this.canvas.closest(CHART)) mark();
+    return clearRect.apply(this, args);
+  };
+})();""".replace("__CHART__", CHART)
+
+# Loaded: the first run has ended, every chart is drawn and none has changed for QUIET ms.
+LOADED = """([CHART, QUIET]) => {
+  const r = window.__load, root = document.querySelector('[data-testid=stApp]');
+  if (!r || r.last === null || !root || root.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid=stStatusWidgetRunningIcon]')) return false;
+  const charts = Array.from(document.querySelectorAll(CHART));
+  if (!charts.length || !charts.every((c) => c.querySelector('svg, canvas'))) return false;
+  return performance.now() - r.last >= QUIET;
+}"""
+
 
 class BrowserPage:
     """One tab on a `streamlit run` server, with the settle recorder installed."""
@@ -220,6 +256,7 @@ class BrowserPage:
     def __init__(self, browser, url: str, label: str):
         self.label = label
         self.tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.tab.add_init_script(LOAD_RECORDER)
         self.tab.goto(url)
         self.tab.wait_for_selector(CHART, timeout=SETTLE_TIMEOUT_MS)
         self.tab.evaluate(INSTALL, [CHART, LAB])
@@ -252,6 +289,22 @@ class BrowserPage:
             print(f"{self.label}: the page shows an exception", file=sys.stderr)
         return result
 
+    def reload(self) -> float | None:
+        """A warm page load: reload the tab's URL; ms from the navigation's start to the last
+        chart change once loaded (None if it never settled). The move recorder is gone after
+        it: reload after the moves."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        self.tab.reload()
+        try:
+            self.tab.wait_for_function(LOADED, arg=[CHART, QUIET_MS], timeout=SETTLE_TIMEOUT_MS, polling=50)
+        except PlaywrightTimeout:
+            print(f"{self.label}: the reload did not settle in {SETTLE_TIMEOUT_MS / 1000:.0f} s", file=sys.stderr)
+            return None
+        if self.tab.locator("[data-testid=stException]").count():
+            print(f"{self.label}: the page shows an exception after a reload", file=sys.stderr)
+        return float(self.tab.evaluate("() => window.__load.last"))
+
     def close(self) -> None:
         self.tab.close()
 
@@ -271,24 +324,27 @@ def jump_key(index: int, last: int, page_size: int, seen: set[int], direction: i
     return ends[0]  # every stop is seen: the farthest end
 
 
-def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: float) -> tuple[dict, float | None]:
-    """The page and the floor moved alternately with the same keys, `think` s before each move.
+def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: float) -> tuple[dict, dict]:
+    """The page and the floor moved alternately with the same keys, `think` s before each move,
+    then reloaded alternately `repeat` times (warm page loads).
 
     next: ArrowRight (ArrowLeft at the right end), one stop along (the page prefetched it);
     jump: one PageUp/PageDown/Home/End press (two or more stops, one rerun) to a stop the page
-    has neither shown nor had as a neighbour of one it showed (its prefetch's guesses)."""
+    has neither shown nor had as a neighbour of one it showed (its prefetch's guesses).
+    Returns the page's medians ("next core", ..., "load", and "misses") and the floor's
+    ("next", "jump", "load")."""
     page, floor = BrowserPage(browser, page_url, "page"), BrowserPage(browser, floor_url, "floor")
     try:
         index, last = page.index()
         seen = {index - 1, index, index + 1}
         p = {"next": [], "jump": []}
-        f = []
+        f = {"next": [], "jump": []}
 
         def move(kind: str, key: str) -> int:
             page.tab.wait_for_timeout(think * 1000)
             p[kind].append(page.press(key))
             page.tab.wait_for_timeout(think * 1000)
-            f.append(floor.press(key))
+            f[kind].append(floor.press(key))
             now, _ = page.index()
             if floor.index()[0] != now:
                 print(f"floor slider at stop {floor.index()[0]}, page at {now}", file=sys.stderr)
@@ -307,14 +363,24 @@ def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: fl
             if now != target:
                 print(f"jump: {key} went to stop {now}, not {target}", file=sys.stderr)
             direction, index = (1 if now > index else -1), now
+        loads: dict[str, list] = {"page": [], "floor": []}
+        for _ in range(repeat):
+            page.tab.wait_for_timeout(think * 1000)
+            loads["page"].append(page.reload())
+            page.tab.wait_for_timeout(think * 1000)
+            loads["floor"].append(floor.reload())
     finally:
         page.close()
         floor.close()
     med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
     columns = [(f"{kind} {part}", rs, part) for kind, rs in p.items() for part in ("core", "all")]
     page_med = {name: med([r[part] for r in rs if r[part] is not None]) for name, rs, part in columns}
+    page_med["load"] = med([t for t in loads["page"] if t is not None])
     page_med["misses"] = {name: sum(r[part] is None for r in rs) for name, rs, part in columns}
-    return page_med, med([r["core"] for r in f if r["core"] is not None])
+    page_med["misses"]["load"] = sum(t is None for t in loads["page"])
+    floor_med = {kind: med([r["core"] for r in rs if r["core"] is not None]) for kind, rs in f.items()}
+    floor_med["load"] = med([t for t in loads["floor"] if t is not None])
+    return page_med, floor_med
 
 
 def pick_scales(names: list[str] | None) -> dict[str, dict]:
@@ -338,16 +404,44 @@ def cell(value: float | None, floor: float | None) -> str:
     return f"{value:5.0f} {value / floor:4.1f}x"
 
 
-BROWSER_COLUMNS = ("next core", "next all", "jump core", "jump all")
+def ms(value: float | None, width: int = 10) -> str:
+    return f"{'-' if value is None else f'{value:.0f}':>{width}}"
+
+
+# browser figures: (page figure, the floor's figure it is compared with, target ratio)
+BROWSER_FIGURES = (
+    ("next core", "next", None),
+    ("next all", "next", TARGET_NEXT),
+    ("jump core", "jump", None),
+    ("jump all", "jump", TARGET),
+    ("load", "load", TARGET),
+)
+
+
+def browser_line(pb: dict, fb: dict) -> tuple[str, list[str]]:
+    """The browser table's cells for one scale, and the targets it holds or misses."""
+    groups = []
+    for kind in ("next", "jump", "load"):
+        groups.append(" ".join([ms(fb[kind]), *(cell(pb[name], fb[kind]) for name, floor, _ in BROWSER_FIGURES if floor == kind)]))
+    verdicts = []
+    for name, floor, target in BROWSER_FIGURES:
+        if target is not None:
+            r = pb[name] / fb[floor] if pb[name] is not None and fb[floor] else None
+            shown = "-" if r is None else f"{r:.2f}x"
+            verdicts.append(f"{name} {shown} (target <= {target}x): {'holds' if r is not None and r <= target else 'MISSED'}")
+    return " | ".join(groups), verdicts
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="slider moves per measurement (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="slider moves (and reloads) per measurement (median)")
     parser.add_argument("--think-ms", type=int, default=800, help="pause before each move, as a reader would")
     parser.add_argument("--no-browser", action="store_true", help="AppTest only")
     parser.add_argument("--scales", nargs="+", metavar="SCALE", help=f"a subset of: {', '.join(SCALES)}")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
+    if args.repeat < 1 or args.think_ms < 0:
+        parser.error("--repeat must be at least 1 and --think-ms not negative")
     think = args.think_ms / 1000
 
     rows = []
@@ -355,8 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, query in pick_scales(args.scales).items():
             start = start_batch(query)
             n = count_charts(query)
-            bare = bare_page(Path(tmp) / name.replace(" ", "_").replace("^", ""), start)
-            page, floor = apptest_times(query, bare, n, start, args.repeat, think)
+            bare = floor_page(Path(tmp) / name.replace(" ", "_").replace("^", ""), query, n)
+            page, floor = apptest_times(query, bare, start, args.repeat, think)
             rows.append({"scale": name, "charts": n, "page": page, "floor": floor, "start": start, "query": query, "bare": bare})
 
         if not args.no_browser:
@@ -377,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                             try:
                                 qs = "&".join(f"{k}={v}" for k, v in row["query"].items())
                                 row["page"]["browser"], row["floor"]["browser"] = browser_times(
-                                    browser, f"{app.url}/?{qs}", f"{floor_server.url}/?charts={row['charts']}", args.repeat, think
+                                    browser, f"{app.url}/?{qs}", floor_server.url, args.repeat, think
                                 )
                             finally:
                                 floor_server.stop()
@@ -386,41 +480,52 @@ def main(argv: list[str] | None = None) -> int:
                         browser.close()
 
     print(
-        f"median ms over {args.repeat} batch-size moves, {args.think_ms} ms apart; floor: a bare page with the same number of 2,000-point Altair charts"
+        f"median ms over {args.repeat} batch-size moves, {args.think_ms} ms apart, and the ratio to the floor (a bare page with "
+        "the same sliders and number of 2,000-point Altair charts) measured in the same run"
     )
-    print(f"{'':<12} {'':>6} | {'AppTest':<49} | browser")
-    print(
-        f"{'scale':<12} {'charts':>6} | {'floor':>13} {'page next':>11} {'page cold':>11} {'page warm':>11} | {'floor':>13} "
-        + " ".join(f"{c:>11}" for c in BROWSER_COLUMNS)
-    )
-    notes = []
+    print(f"{'AppTest':<12} {'charts':>6} | {'floor':>10} {'page next':>11} {'page cold':>11} {'page warm':>11}")
     for row in rows:
         p, f = row["page"], row["floor"]
-        line = (
-            f"{row['scale']:<12} {row['charts']:>6} | {f['floor']:13.0f} {cell(p['next'], f['floor'])} "
-            f"{cell(p['cold'], f['floor'])} {cell(p['warm'], f['floor'])} | "
+        print(
+            f"{row['scale']:<12} {row['charts']:>6} | {f['floor']:10.0f} {cell(p['next'], f['floor'])} "
+            f"{cell(p['cold'], f['floor'])} {cell(p['warm'], f['floor'])}"
         )
-        if "browser" in p:
-            pb, fb = p["browser"], f["browser"]
-            line += f"{'-' if fb is None else f'{fb:.0f}':>13} " + " ".join(cell(pb[c], fb) for c in BROWSER_COLUMNS)
+    print("AppTest: next: one stop along (prepared in the background while the reader reads); cold: a jump nobody prepared; warm: a setup seen before.")
+    print(f"AppTest target: within {TARGET}x of the floor")
+    notes, verdicts = [], []
+    if any("browser" in row["page"] for row in rows):
+        print()
+        print(
+            f"{'browser':<12} {'charts':>6} | {'floor next':>10} {'next core':>11} {'next all':>11} | {'floor jump':>10} "
+            f"{'jump core':>11} {'jump all':>11} | {'floor load':>10} {'page load':>11}"
+        )
+        for row in rows:
+            if "browser" not in row["page"]:
+                continue
+            pb, fb = row["page"]["browser"], row["floor"]["browser"]
+            cells, held = browser_line(pb, fb)
+            print(f"{row['scale']:<12} {row['charts']:>6} | " + cells)
+            verdicts += [f"{row['scale']}: {v}" for v in held]
             notes += [
-                f"{row['scale']}: page {c}: {missed} of {args.repeat} moves changed no such chart or did not settle (median over the rest)"
+                f"{row['scale']}: page {c}: {missed} of {args.repeat} {'reloads' if c == 'load' else 'moves'} changed no such "
+                "chart or did not settle (median over the rest)"
                 for c, missed in pb["misses"].items()
                 if missed
             ]
-        else:
-            line += f"{'-':>13} " + " ".join(f"{'-':>11}" for _ in BROWSER_COLUMNS)
-        print(line)
-    print(
-        "AppTest: next: one stop along (prepared in the background while the reader reads); cold: a jump nobody prepared; warm: a setup seen before."
-    )
-    print(
-        "browser: key press to the last chart change once the run has ended; next: ArrowRight; jump: one PageUp/PageDown/Home/End "
-        "to a stop not prepared; core: the charts outside the training lab; all: the lab's too."
-    )
-    for note in notes:
-        print(note)
-    print(f"target: within {TARGET}x of the floor")
+        print(
+            "browser: key press to the last chart change once the run has ended; next: ArrowRight; jump: one PageUp/PageDown/Home/End "
+            "to a stop not prepared; core: the charts outside the training lab; all: the lab's too; each against the floor's same "
+            "move. load: a warm reload, navigation start to the last chart change."
+        )
+        for note in notes:
+            print(note)
+        print("browser targets (#13):")
+        for verdict in verdicts:
+            print(f"  {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        out = [{k: v for k, v in row.items() if k != "bare"} for row in rows]
+        args.json.write_text(json.dumps({"repeat": args.repeat, "think_ms": args.think_ms, "rows": out, "targets": verdicts}, indent=1))
     return 0
 
 
