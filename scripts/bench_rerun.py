@@ -50,12 +50,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from loadtest import SLIDERS, SliderSpec, bare_page, slider_stops  # noqa: E402
 
+from epochsteps import controls as ctl  # noqa: E402
 from epochsteps import urlstate as us  # noqa: E402
 from epochsteps.text import short_number  # noqa: E402
 
 SCALES = {
     "defaults": {},
-    "ImageNet-1k": us.to_query(us.preset_values("ImageNet-1k")),
+    "ImageNet-1k": us.to_query(ctl.preset_values("ImageNet-1k")),
     "10^9 x 10^4": {"dataset_size": "1000000000", "epochs": "10000"},
 }
 TARGET = 1.25  # AppTest, and the browser's jumps and warm page load
@@ -67,7 +68,7 @@ def floor_page(directory: Path, query: dict, charts: int) -> Path:
     """The bare page with the page's three sliders at the scale's starting stops."""
     values, _ = us.parse_query(query)
     sliders = {
-        key: SliderSpec(us.CONTROLS[control].label, slider_stops(key), short_number(us.nearest_stop(control, values[control])))
+        key: SliderSpec(us.CONTROLS[control].label, slider_stops(key), short_number(ctl.nearest_stop(control, values[control])))
         for key, control in SLIDERS.items()
     }
     return bare_page(directory, sliders, charts)
@@ -75,12 +76,12 @@ def floor_page(directory: Path, query: dict, charts: int) -> Path:
 
 def start_batch(query: dict) -> int:
     values, _ = us.parse_query(query)
-    return us.nearest_stop("batch_size", values["batch_size"])
+    return ctl.nearest_stop("batch_size", values["batch_size"])
 
 
 def stops_from(start: int, count: int) -> list[int]:
     """`count` batch-size stops walking right from `start` (left if the right runs out)."""
-    stops = list(us.BATCH_STOPS)
+    stops = list(ctl.BATCH_STOPS)
     i = stops.index(start)
     right = stops[i + 1 : i + 1 + count]
     return right + stops[max(0, i - (count - len(right))) : i][::-1]
@@ -88,7 +89,7 @@ def stops_from(start: int, count: int) -> list[int]:
 
 def far_stops(start: int, count: int) -> list[int]:
     """Stops two or more away from `start` and from each other: setups no prefetch guessed."""
-    stops = list(us.BATCH_STOPS)
+    stops = list(ctl.BATCH_STOPS)
     i = stops.index(start)
     picks = [stops[j] for j in range(len(stops)) if abs(j - i) >= 2 and j % 3 == i % 3]
     return picks[:count]

@@ -53,6 +53,7 @@ from urllib.parse import parse_qs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from epochsteps import controls as ctl  # noqa: E402
 from epochsteps import urlstate as us  # noqa: E402
 from epochsteps.text import fmt, short_number  # noqa: E402
 
@@ -194,7 +195,7 @@ def change_plan(start: dict, n: int) -> list[tuple[str, dict]]:
 def expected_total(values: Mapping[str, Any]) -> str | None:
     """What the page's TOTAL card shows for a setting (the controls' values), from the core;
     None where the page explains instead of counting."""
-    plan = us.values_to_setup(values).plan
+    plan = ctl.values_to_setup(values).plan
     return None if plan is None else fmt(plan.total_optimizer_steps)
 
 

@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadtest import CHART, CHROMIUM_ARGS, MemorySampler, Server, chromium  # noqa: E402
 
+from epochsteps.conventions import CONVENTIONS  # noqa: E402
+
 TARGET_MB = 50.0
-FRAMEWORKS = ("pytorch", "pytorch-flush", "hf", "lightning", "keras")
-LOADERS = ("pytorch", "pytorch-flush", "hf", "lightning")
+FRAMEWORKS = tuple(CONVENTIONS)
 
 # JS: the page has finished a run (numbers or an explanation, every chart drawn).
 DONE = f"""() => !document.querySelector('[data-testid=stStatusWidget]') &&
@@ -52,6 +53,7 @@ def log_int(rng: random.Random, low: int, high: int) -> int:
 def one_setting(rng: random.Random) -> dict[str, str]:
     """A random page state as a query string: sizes on a log scale and the advanced knobs."""
     fw = rng.choice(FRAMEWORKS)
+    owns = CONVENTIONS[fw].owns
     q = {
         "framework": fw,
         "dataset_size": log_int(rng, 1, 10**9),
@@ -59,7 +61,7 @@ def one_setting(rng: random.Random) -> dict[str, str]:
         "epochs": log_int(rng, 1, 10**4),
         "grad_accum": rng.choice((1, 1, 2, 4, 8)),
     }
-    if fw in LOADERS:
+    if "devices" in owns:
         q["drop_last"] = rng.choice(("true", "false"))
         q["devices"] = rng.choice((1, 1, 2, 8))
         if rng.random() < 0.2:
@@ -68,12 +70,10 @@ def one_setting(rng: random.Random) -> dict[str, str]:
         q["early_stopping"] = "true"
         q["patience"] = rng.randint(0, 10)
         q["seed"] = rng.randint(0, 10**6)
-        if fw in ("pytorch", "pytorch-flush", "hf"):
+        if "eval_every_steps" in owns:
             q["eval_every_steps"] = log_int(rng, 1, 10**5)
     if rng.random() < 0.4:
-        q["lr_schedule"] = rng.choice(
-            ("constant", "cosine") if fw == "keras" else ("constant", "constant_with_warmup", "linear", "cosine")
-        )
+        q["lr_schedule"] = rng.choice(CONVENTIONS[fw].lr_schedules)
         q["warmup_steps"] = rng.choice((0, 10, 100))
     return {k: str(v) for k, v in q.items()}
 

@@ -20,6 +20,7 @@ import memory_soak  # noqa: E402
 
 from epochsteps import controls as ctl  # noqa: E402
 from epochsteps import urlstate as us  # noqa: E402
+from epochsteps.setup import FRAMEWORKS  # noqa: E402
 
 
 def test_every_change_is_one_slider_stop_and_every_setting_is_distinct():
@@ -184,7 +185,7 @@ def test_the_page_total_is_the_core_number_and_the_bare_page_counts_like_pytorch
     start = loadtest.start_values("")
     stops = {key: loadtest.slider_stops(key) for key in loadtest.SLIDERS}
     for key, by_label in stops.items():
-        assert list(by_label.values()) == list(us.CONTROLS[loadtest.SLIDERS[key]].stops)
+        assert list(by_label.values()) == list(ctl.CONTROLS[loadtest.SLIDERS[key]].stops)
     assert loadtest.page_total(start, {"batch_size_stop": 1024}) == "100"  # ceil(10,000 / 1,024) x 10 epochs
     rng = random.Random(3)
     for _ in range(50):
@@ -199,7 +200,7 @@ def test_the_bare_page_draws_three_sliders_three_metrics_and_its_charts(tmp_path
     from streamlit.testing.v1 import AppTest
 
     sliders = {
-        key: loadtest.SliderSpec(us.CONTROLS[control].label, loadtest.slider_stops(key), list(loadtest.slider_stops(key))[-1])
+        key: loadtest.SliderSpec(ctl.CONTROLS[control].label, loadtest.slider_stops(key), list(loadtest.slider_stops(key))[-1])
         for key, control in loadtest.SLIDERS.items()
     }
     at = AppTest.from_file(str(loadtest.bare_page(tmp_path, sliders, 4)), default_timeout=60).run()
@@ -250,7 +251,7 @@ def test_soak_settings_are_distinct_and_valid_links():
         values, notices = us.parse_query(params)
         assert notices == [], (q, notices)  # every link means what it says: the soak visits real settings
         frameworks.add(values["framework"])
-    assert frameworks == set(us.FRAMEWORKS)
+    assert frameworks == set(FRAMEWORKS)
 
 
 def test_a_websocket_session_runs_the_page_for_its_link(app_server):
