@@ -24,7 +24,7 @@ from epochsteps.setup import Setup, SetupError
 from .charts import EXPORT_TITLES, PAGE_BUDGET, arrow_bytes, show_filled
 
 LAB_ENTRIES = 24  # lab runs and lab charts kept for all sessions (a run is at most ~0.5 MB at the step cap)
-MOMENT = 0.3  # s: a run quicker than this shows no progress bar
+MOMENT = 0.3  # s: a run for early stopping's losses quicker than this shows no progress bar
 LAB_FAILED = "The training lab could not run this setup."  # an unexpected error: the server log has the details
 
 
@@ -84,11 +84,13 @@ class LazyProgress:
     """A run's progress callback: a bar in `slot` that appears only once the run has taken
     longer than a moment. Each update is also a point where a newer rerun can stop this one."""
 
-    def __init__(self, slot, text: str):
-        self.slot, self.text, self.start, self.shown = slot, text, time.perf_counter(), False
+    def __init__(self, slot, text: str, moment: float = MOMENT):
+        self.slot, self.text, self.moment, self.start, self.shown = slot, text, moment, time.perf_counter(), False
+        if moment <= 0:
+            self(0.0)
 
     def __call__(self, fraction: float) -> None:
-        if self.shown or time.perf_counter() - self.start > MOMENT:
+        if self.shown or time.perf_counter() - self.start > self.moment:
             self.shown = True
             self.slot.progress(min(max(fraction, 0.0), 1.0), text=self.text)
 
@@ -97,14 +99,14 @@ def stored_run(setup: Setup, seed: int) -> training.TrainingRun | str | None:
     return stores()[0].get(run_key(setup, seed))
 
 
-def lab_run(setup: Setup, seed: int, slot=None, text: str = "") -> training.TrainingRun | str:
-    """The run of `setup`, from the store or trained now in this script run; a setup the lab
-    cannot run gives its reason as text."""
+def lab_run(setup: Setup, seed: int, slot=None, text: str = "", moment: float = MOMENT) -> training.TrainingRun | str:
+    """The run of `setup`, from the store or trained now in this script run (its bar in `slot`
+    after `moment` s); a setup the lab cannot run gives its reason as text."""
     key = run_key(setup, seed)
     runs = stores()[0]
     run = runs.get(key)
     if run is None:
-        progress = LazyProgress(slot, text) if slot is not None else None
+        progress = LazyProgress(slot, text, moment) if slot is not None else None
         try:
             run = training.train(key[0], key[1], progress=progress)
         except SetupError as error:
@@ -126,7 +128,7 @@ def lab_chart(job: tuple, slot=None) -> LabChart | str:
         runs = []
         for i, (setup, seed) in enumerate(keys):
             text = "Training the lab model on this setup…" if kind == "loss" else f"Training with batch {setup.batch_size:,} ({i + 1} of 2)…"
-            run = lab_run(setup, seed, slot, text)
+            run = lab_run(setup, seed, slot, text, moment=0.0)  # the learner asked for it: the bar says so at once
             if isinstance(run, str):
                 charts.put(job, run)
                 return run
