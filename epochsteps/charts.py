@@ -78,35 +78,6 @@ def chart_rows(chart: alt.TopLevelMixin) -> int:
     return max(sizes, default=0)
 
 
-def _literal(value) -> str:
-    """A Vega expression literal for a pandas cell."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "null"
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return repr(value.item() if hasattr(value, "item") else value)
-    return json.dumps(str(value))
-
-
-def _chart(df: pd.DataFrame) -> alt.Chart:
-    """A chart on `df` whose constant columns become one calculate transform each
-    instead of a value repeated in every row."""
-    if len(df) < 3:
-        return alt.Chart(df)
-    consts = {c: df[c].iloc[0] for c in df.columns if df[c].nunique(dropna=False) == 1}
-    chart = alt.Chart(df.drop(columns=list(consts)))
-    return chart.transform_calculate(**{c: _literal(v) for c, v in consts.items()}) if consts else chart
-
-
-def _scale(kinds: list[str], table: dict) -> tuple[alt.Scale, alt.Scale]:
-    """Colour and shape scales over `kinds`, in the table's order."""
-    return (
-        alt.Scale(domain=kinds, range=[table[k][0] for k in kinds]),
-        alt.Scale(domain=kinds, range=[table[k][1] for k in kinds]),
-    )
-
-
 # two legend columns where they fit, one on a phone (the plot is about 300 px wide at 390)
 LEGEND_COLUMNS = alt.ExprRef(expr="width < 420 ? 1 : 2")
 
@@ -115,19 +86,6 @@ def _legend() -> alt.Legend:
     return alt.Legend(
         title=None, orient="bottom", direction="horizontal", columns=LEGEND_COLUMNS, symbolStrokeWidth=2, labelLimit=180
     )
-
-
-def _title(text: str, *lines: str) -> alt.TitleParams:
-    """A title with short subtitle lines (one per fact), so it fits at 390 px."""
-    return alt.TitleParams(text=text, subtitle=list(lines), anchor="start", fontSize=13, subtitleColor=NEUTRAL, offset=16)
-
-
-def _quantity_axis(top: float, **kwargs) -> alt.Axis:
-    if top >= 10**4:
-        kwargs["labelExpr"] = abbreviate(repr(float(top)))
-    else:
-        kwargs.update(format=",d", tickMinStep=1)  # counts: no repeated integer labels
-    return alt.Axis(labelOverlap="greedy", **kwargs)
 
 
 def _per_mark(table: pd.DataFrame, mark: str) -> str:
@@ -143,54 +101,6 @@ def _label_count(n_epochs: int) -> int:
 
 def _epoch_bounds(plan: Plan) -> pd.DataFrame:
     return tl.epoch_boundaries(plan, max_labels=_label_count(plan.epochs_started))
-
-
-def _epoch_layers(plan: Plan, label_y=None, dense: int = 40, max_rules: int = 120) -> list[alt.Chart]:
-    """Rules at epoch ends and labels centred on the epochs they name. Beyond `dense`
-    epochs only the labelled epochs get a strong rule; the others are faint, and
-    left out beyond `max_rules`."""
-    bounds = _epoch_bounds(plan)
-    if bounds.empty:
-        return []
-    total = plan.total_optimizer_steps
-    tip = [
-        alt.Tooltip("epoch:Q", title="end of epoch", format=","),
-        alt.Tooltip("step:Q", title="global step", format=","),
-        alt.Tooltip("samples:Q", title="samples so far", format=","),
-    ]
-    cols = ["epoch", "step", "samples"]
-    layers = []
-    strong = bounds if len(bounds) <= dense else bounds[bounds["labelled"]]
-    faint = bounds[~bounds["labelled"]] if dense < len(bounds) <= max_rules else bounds.iloc[:0]
-    if len(faint):
-        layers.append(_chart(faint[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip))
-    layers.append(_chart(strong[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip))
-    labelled = bounds[bounds["labelled"]][["epoch", "step_start", "step"]]
-    text = (
-        _chart(labelled)
-        # keep edge labels inside the plot
-        .transform_calculate(mid=f"clamp((datum.step_start + datum.step) / 2, {0.025 * total}, {0.975 * total})")
-        .mark_text(color=NEUTRAL, fontSize=11, baseline="middle")
-        .encode(x="mid:Q", text=alt.Text("epoch:Q", format=","), y=label_y if label_y is not None else alt.value(-8))
-    )
-    return [*layers, text]
-
-
-def _empty(message: str, description: str, height: int = 80) -> alt.Chart:
-    return (
-        alt.Chart(pd.DataFrame({"message": [message]}), description=description, width="container", height=height)
-        .mark_text(color=NEUTRAL, fontSize=13)
-        .encode(text="message:N")
-    )
-
-
-def _x_steps(total: int, field: str = "step") -> alt.X:
-    return alt.X(
-        f"{field}:Q",
-        title="optimizer step (global step)",
-        scale=alt.Scale(domain=[0, max(1, total)], nice=False),
-        axis=_quantity_axis(total, grid=False),
-    )
 
 
 def _epoch_caption(plan: Plan) -> str:
@@ -301,7 +211,11 @@ def _shown_legend() -> alt.Legend:
 
 def _kind_scales(table: dict) -> tuple[alt.Scale, alt.Scale]:
     """Colour and shape over every kind of `table`, so each kind keeps its look."""
-    return _scale(list(table), table)
+    kinds = list(table)
+    return (
+        alt.Scale(domain=kinds, range=[table[k][0] for k in kinds]),
+        alt.Scale(domain=kinds, range=[table[k][1] for k in kinds]),
+    )
 
 
 def _epoch_tables(plan: Plan) -> dict[str, pd.DataFrame]:
