@@ -212,7 +212,7 @@ def test_the_live_specs_draw_each_runs_titles(stopped_run, pair):
     for drawing in (lc.loss_drawing(stopped_run), lc.comparison_drawing(*pair)):
         spec = ch.live_spec(drawing.kind, drawing.shape)
         assert json.dumps(spec) == json.dumps(ch.live_spec(drawing.kind, drawing.shape))
-        spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+        spec["datasets"] = {name: ch.records(df) for name, df in drawing.tables.items()}
         if spec.get("width") == "container":
             spec["width"] = 600
         svg = vlc.vegalite_to_svg(json.dumps(spec))
