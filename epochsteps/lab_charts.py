@@ -23,13 +23,14 @@ import pandas as pd
 
 from . import charts as ch
 from .text import fmt, ordinal
-from .timeline import nice_stride, significant
+from .timeline import MAX_ROWS, nice_stride, significant
 from .training import TrainingRun, step_noise
 
-MAX_ROWS = 5_000
+# rows per table, so that one chart's tables together stay within MAX_ROWS
 STEP_ROWS = 2_500  # per-step losses kept in one chart
 EPOCH_ROWS = 1_000
 EVAL_ROWS = 1_000
+MARK_ROWS = 200  # a loss chart's other tables: marks, legend entries, epoch rules and labels (at most about 140)
 COMPARE_STEP_ROWS = 2_000  # per panel
 COMPARE_EPOCH_ROWS = 400
 
@@ -136,6 +137,7 @@ def loss_drawing(run: TrainingRun, height: int = 260, budget: int = STEP_ROWS) -
     if run.optimizer_steps == 0:
         return ch.empty_drawing("lab_loss", "No optimizer step was made in this run.", desc)
     plan = run.plan
+    budget = min(budget, MAX_ROWS - EPOCH_ROWS - EVAL_ROWS - MARK_ROWS)  # more would take the chart's tables past MAX_ROWS
     steps, epochs, evals = step_table(run, budget), epoch_table(run), eval_table(run)
     kinds = ["training loss per step", "training loss, epoch mean"]
     if len(evals):
@@ -292,6 +294,7 @@ def comparison_drawing(
     small: TrainingRun, large: TrainingRun, width: int = 300, height: int = 200, columns: int = 2, budget: int = COMPARE_STEP_ROWS
 ) -> ch.Drawing:
     tables, titles = {}, {}
+    budget = min(budget, (MAX_ROWS - 1) // 2 - COMPARE_EPOCH_ROWS)  # two panels of steps and epoch means, one meta row
     for i, run in enumerate((small, large)):
         steps = step_table(run, budget)
         ep = epoch_table(run, COMPARE_EPOCH_ROWS).rename(columns={"from_epoch": "epoch_frac"})
