@@ -78,56 +78,22 @@ def chart_rows(chart: alt.TopLevelMixin) -> int:
     return max(sizes, default=0)
 
 
-def _literal(value) -> str:
-    """A Vega expression literal for a pandas cell."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "null"
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return repr(value.item() if hasattr(value, "item") else value)
-    return json.dumps(str(value))
-
-
-def _chart(df: pd.DataFrame) -> alt.Chart:
-    """A chart on `df` whose constant columns become one calculate transform each
-    instead of a value repeated in every row."""
-    if len(df) < 3:
-        return alt.Chart(df)
-    consts = {c: df[c].iloc[0] for c in df.columns if df[c].nunique(dropna=False) == 1}
-    chart = alt.Chart(df.drop(columns=list(consts)))
-    return chart.transform_calculate(**{c: _literal(v) for c, v in consts.items()}) if consts else chart
-
-
-def _scale(kinds: list[str], table: dict) -> tuple[alt.Scale, alt.Scale]:
-    """Colour and shape scales over `kinds`, in the table's order."""
-    return (
-        alt.Scale(domain=kinds, range=[table[k][0] for k in kinds]),
-        alt.Scale(domain=kinds, range=[table[k][1] for k in kinds]),
-    )
-
-
 # two legend columns where they fit, one on a phone (the plot is about 300 px wide at 390)
 LEGEND_COLUMNS = alt.ExprRef(expr="width < 420 ? 1 : 2")
 
 
-def _legend() -> alt.Legend:
+def full_legend(**options) -> alt.Legend:
+    """The legend under the plot, listing every entry of its scale: for a scale that holds
+    only the series the chart draws (`shown_legend` picks entries from a fixed scale)."""
     return alt.Legend(
-        title=None, orient="bottom", direction="horizontal", columns=LEGEND_COLUMNS, symbolStrokeWidth=2, labelLimit=180
+        title=None,
+        orient="bottom",
+        direction="horizontal",
+        columns=LEGEND_COLUMNS,
+        symbolStrokeWidth=2,
+        labelLimit=180,
+        **options,
     )
-
-
-def _title(text: str, *lines: str) -> alt.TitleParams:
-    """A title with short subtitle lines (one per fact), so it fits at 390 px."""
-    return alt.TitleParams(text=text, subtitle=list(lines), anchor="start", fontSize=13, subtitleColor=NEUTRAL, offset=16)
-
-
-def _quantity_axis(top: float, **kwargs) -> alt.Axis:
-    if top >= 10**4:
-        kwargs["labelExpr"] = abbreviate(repr(float(top)))
-    else:
-        kwargs.update(format=",d", tickMinStep=1)  # counts: no repeated integer labels
-    return alt.Axis(labelOverlap="greedy", **kwargs)
 
 
 def _per_mark(table: pd.DataFrame, mark: str) -> str:
@@ -145,55 +111,8 @@ def _epoch_bounds(plan: Plan) -> pd.DataFrame:
     return tl.epoch_boundaries(plan, max_labels=_label_count(plan.epochs_started))
 
 
-def _epoch_layers(plan: Plan, label_y=None, dense: int = 40, max_rules: int = 120) -> list[alt.Chart]:
-    """Rules at epoch ends and labels centred on the epochs they name. Beyond `dense`
-    epochs only the labelled epochs get a strong rule; the others are faint, and
-    left out beyond `max_rules`."""
-    bounds = _epoch_bounds(plan)
-    if bounds.empty:
-        return []
-    total = plan.total_optimizer_steps
-    tip = [
-        alt.Tooltip("epoch:Q", title="end of epoch", format=","),
-        alt.Tooltip("step:Q", title="global step", format=","),
-        alt.Tooltip("samples:Q", title="samples so far", format=","),
-    ]
-    cols = ["epoch", "step", "samples"]
-    layers = []
-    strong = bounds if len(bounds) <= dense else bounds[bounds["labelled"]]
-    faint = bounds[~bounds["labelled"]] if dense < len(bounds) <= max_rules else bounds.iloc[:0]
-    if len(faint):
-        layers.append(_chart(faint[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip))
-    layers.append(_chart(strong[cols]).mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip))
-    labelled = bounds[bounds["labelled"]][["epoch", "step_start", "step"]]
-    text = (
-        _chart(labelled)
-        # keep edge labels inside the plot
-        .transform_calculate(mid=f"clamp((datum.step_start + datum.step) / 2, {0.025 * total}, {0.975 * total})")
-        .mark_text(color=NEUTRAL, fontSize=11, baseline="middle")
-        .encode(x="mid:Q", text=alt.Text("epoch:Q", format=","), y=label_y if label_y is not None else alt.value(-8))
-    )
-    return [*layers, text]
-
-
-def _empty(message: str, description: str, height: int = 80) -> alt.Chart:
-    return (
-        alt.Chart(pd.DataFrame({"message": [message]}), description=description, width="container", height=height)
-        .mark_text(color=NEUTRAL, fontSize=13)
-        .encode(text="message:N")
-    )
-
-
-def _x_steps(total: int, field: str = "step") -> alt.X:
-    return alt.X(
-        f"{field}:Q",
-        title="optimizer step (global step)",
-        scale=alt.Scale(domain=[0, max(1, total)], nice=False),
-        axis=_quantity_axis(total, grid=False),
-    )
-
-
-def _epoch_caption(plan: Plan) -> str:
+def epoch_caption(plan: Plan) -> str:
+    """The subtitle line that says the numbers over the plot are epochs (and how thinned they are)."""
     bounds = _epoch_bounds(plan)
     stride = bounds.attrs.get("label_stride", 1)
     return "Numbers on top are epochs" + (f" (one in {stride:,} labelled)" if stride > 1 else "")
@@ -240,7 +159,8 @@ def make_drawing(kind, shape, tables, titles: dict[str, tuple[str, ...]], descri
     return Drawing(kind, shape, {**tables, META: pd.DataFrame([row])}, titles, description)
 
 
-def _drawing(kind, shape, tables, title, subtitle, description, **numbers) -> Drawing:
+def titled_drawing(kind, shape, tables, title, subtitle, description, **numbers) -> Drawing:
+    """A Drawing with one title slot, "title", and its `subtitle` lines (see `make_drawing`)."""
     return make_drawing(kind, shape, tables, {"title": (title, *subtitle)}, description, **numbers)
 
 
@@ -266,16 +186,18 @@ def _fill_titles(node, titles: dict | None) -> None:
             _fill_titles(value, titles)
 
 
-def _named(name: str) -> alt.Chart:
+def named(name: str) -> alt.Chart:
+    """A chart on the dataset `name`: a template's layer, filled by the drawing's table of that name."""
     return alt.Chart(alt.NamedData(name=name))
 
 
-def _meta_layer() -> alt.Chart:
-    """Invisible: it only keeps the meta table in the compiled spec for the expressions."""
-    return _named(META).mark_point(opacity=0, aria=False)
+def meta_layer() -> alt.Chart:
+    """An invisible layer that keeps the meta table in the compiled spec for the expressions
+    (every template adds it once)."""
+    return named(META).mark_point(opacity=0, aria=False)
 
 
-def _steps_axis(field: str = "step") -> alt.X:
+def steps_axis(field: str = "step") -> alt.X:
     """The optimizer-step axis from 0 to the meta table's `total`."""
     return alt.X(
         f"{field}:Q",
@@ -285,26 +207,22 @@ def _steps_axis(field: str = "step") -> alt.X:
     )
 
 
-def _shown_legend() -> alt.Legend:
+def shown_legend() -> alt.Legend:
     """The merged colour/shape legend, listing only the kinds in the meta table's `kinds`
     (never none: Vega sizes a legend with no entries as infinitely large)."""
-    return alt.Legend(
-        title=None,
-        orient="bottom",
-        direction="horizontal",
-        columns=LEGEND_COLUMNS,
-        symbolStrokeWidth=2,
-        labelLimit=180,
-        values=alt.ExprRef(expr=f"{meta('kinds')} ? split({meta('kinds')}, '|') : []"),
-    )
+    return full_legend(values=alt.ExprRef(expr=f"{meta('kinds')} ? split({meta('kinds')}, '|') : []"))
 
 
 def _kind_scales(table: dict) -> tuple[alt.Scale, alt.Scale]:
     """Colour and shape over every kind of `table`, so each kind keeps its look."""
-    return _scale(list(table), table)
+    kinds = list(table)
+    return (
+        alt.Scale(domain=kinds, range=[table[k][0] for k in kinds]),
+        alt.Scale(domain=kinds, range=[table[k][1] for k in kinds]),
+    )
 
 
-def _epoch_tables(plan: Plan) -> dict[str, pd.DataFrame]:
+def epoch_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     """Epoch-end rules (strong, and faint between labelled ones) and the epoch labels, each
     label centred on its epoch and kept inside the plot."""
     bounds = _epoch_bounds(plan)
@@ -322,28 +240,31 @@ def _epoch_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     }
 
 
-def _epoch_template(label_y=None) -> list[alt.Chart]:
+def epoch_template(label_y=None) -> list[alt.Chart]:
+    """The layers that draw `epoch_tables`: faint and strong epoch-end rules and the epoch
+    labels (at `label_y`, default just above the plot)."""
     tip = [
         alt.Tooltip("epoch:Q", title="end of epoch", format=","),
         alt.Tooltip("step:Q", title="global step", format=","),
         alt.Tooltip("samples:Q", title="samples so far", format=","),
     ]
     return [
-        _named("epoch_rules_faint").mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip),
-        _named("epoch_rules").mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip),
-        _named("epoch_labels")
+        named("epoch_rules_faint").mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.25).encode(x="step:Q", tooltip=tip),
+        named("epoch_rules").mark_rule(color=NEUTRAL, strokeWidth=1, opacity=0.7).encode(x="step:Q", tooltip=tip),
+        named("epoch_labels")
         .mark_text(color=NEUTRAL, fontSize=11, baseline="middle")
         .encode(x="mid:Q", text=alt.Text("epoch:Q", format=","), y=label_y if label_y is not None else alt.value(-8)),
     ]
 
 
-def _empty_drawing(kind: str, message: str, description: str, height: int = 80) -> Drawing:
+def empty_drawing(kind: str, message: str, description: str, height: int = 80) -> Drawing:
+    """A chart of `kind` that only says `message` (no optimizer step, no evaluation, ...)."""
     return make_drawing(kind, (EMPTY, height), {"message": pd.DataFrame({"message": [message]})}, {}, description)
 
 
 def _empty_template(height: int) -> alt.LayerChart:
-    text = _named("message").mark_text(color=NEUTRAL, fontSize=13).encode(text="message:N")
-    return alt.layer(text, _meta_layer()).properties(width="container", height=height)
+    text = named("message").mark_text(color=NEUTRAL, fontSize=13).encode(text="message:N")
+    return alt.layer(text, meta_layer()).properties(width="container", height=height)
 
 
 def template(kind: str, shape: tuple) -> alt.LayerChart:
@@ -375,7 +296,8 @@ def _quiet_optional(node) -> None:
             _quiet_optional(value)
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
+def records(df: pd.DataFrame) -> list[dict]:
+    """A table as the list of rows a Vega-Lite dataset holds (what `chart` inlines into a spec)."""
     return alt.utils.data.to_values(df)["values"]
 
 
@@ -386,7 +308,7 @@ def chart(drawing: Drawing) -> alt.TopLevelMixin:
     _fill_titles(spec, drawing.titles)
     _quiet_optional(spec)
     spec["description"] = drawing.description
-    spec["datasets"] = {name: _records(df) for name, df in drawing.tables.items()}
+    spec["datasets"] = {name: records(df) for name, df in drawing.tables.items()}
     cls = alt.LayerChart if "layer" in spec else alt.ConcatChart if "concat" in spec else alt.Chart
     return cls.from_dict(spec, validate=False)  # to_dict() validates it whole
 
@@ -414,7 +336,7 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
     total = plan.total_optimizer_steps
     desc = describe_timeline(plan)
     if total == 0:
-        return _empty_drawing("timeline", "No optimizer step is taken in this setup.", desc)
+        return empty_drawing("timeline", "No optimizer step is taken in this setup.", desc)
     table = tl.step_table(plan, budget)
     ev = tl.evaluation_points(plan, budget)
     lanes = ("epoch", "optimizer steps") + (("evaluations",) if len(ev) else ())
@@ -457,18 +379,18 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
     present = set(points["kind"]) | set(special["kind"])
     sub = f"Aggregated view: {_per_mark(table, 'band')}" if aggregated else "One band per optimizer step"
     title = f"{total:,} optimizer steps over {plan.epochs_started:,} epoch{'s' if plan.epochs_started != 1 else ''}"
-    return _drawing(
+    return titled_drawing(
         "timeline",
         (aggregated, lanes, bool(present)),  # an empty legend would have no size: none at all
         {
             "bands": bands,
-            **_epoch_tables(plan),
+            **epoch_tables(plan),
             "points": points,
             "special": special,
             "rules": special[special["kind"] != "best checkpoint"],
         },
         title,
-        (sub, _epoch_caption(plan)),
+        (sub, epoch_caption(plan)),
         desc,
         total=total,
         kinds="|".join(k for k in MARKS if k in present),
@@ -505,14 +427,14 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
             alt.Tooltip("samples:Q", title="samples so far", format=","),
         ]
     bands = (
-        _named("bands")
+        named("bands")
         .mark_rect(clip=True, opacity=1)
-        .encode(x=_steps_axis("x0"), x2="x1:Q", y=lane("optimizer steps"), fill=fill, tooltip=tip)
+        .encode(x=steps_axis("x0"), x2="x1:Q", y=lane("optimizer steps"), fill=fill, tooltip=tip)
     )
     color_scale, shape_scale = _kind_scales(MARKS)
     enc = {
-        "color": alt.Color("kind:N", scale=color_scale, legend=_shown_legend() if legend else None),
-        "shape": alt.Shape("kind:N", scale=shape_scale, legend=_shown_legend() if legend else None),
+        "color": alt.Color("kind:N", scale=color_scale, legend=shown_legend() if legend else None),
+        "shape": alt.Shape("kind:N", scale=shape_scale, legend=shown_legend() if legend else None),
     }
     tips = [
         alt.Tooltip("kind:N", title="mark"),
@@ -520,9 +442,9 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
         alt.Tooltip("epoch_frac:Q", title="epoch (fractional)", format=",.3f"),
     ]
     y_lane = alt.Y("lane:N", scale=alt.Scale(domain=list(lanes)))
-    points = _named("points").mark_point(size=80, filled=True, opacity=0.9).encode(x="step:Q", y=y_lane, tooltip=tips, **enc)
+    points = named("points").mark_point(size=80, filled=True, opacity=0.9).encode(x="step:Q", y=y_lane, tooltip=tips, **enc)
     special = (
-        _named("special")
+        named("special")
         .mark_point(size=170, filled=True, opacity=1, stroke=NEUTRAL, strokeWidth=1)
         .encode(x="step:Q", y=y_lane, tooltip=["label:N", *tips[1:]], **enc)
     )
@@ -530,7 +452,7 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
     dashed = [{"test": f"datum.kind === {json.dumps(k)}", "value": m[2]} for k, m in MARKS.items() if m[2] != [1, 0]]
     dash = alt.StrokeDashValue(value=[1, 0], condition=dashed)
     rules = (
-        _named("rules")
+        named("rules")
         .mark_rule(strokeWidth=2)
         .encode(
             x="step:Q",
@@ -539,7 +461,7 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
             tooltip=["label:N", *tips[1:]],
         )
     )
-    layers = [bands, *_epoch_template(label_y=lane("epoch")), points, special, rules, _meta_layer()]
+    layers = [bands, *epoch_template(label_y=lane("epoch")), points, special, rules, meta_layer()]
     return alt.layer(*layers).properties(width="container", title=title_slot(), height=40 * len(lanes) + 10)
 
 
@@ -562,7 +484,7 @@ def inside_epoch_drawing(plan: Plan, epoch: int = 1, budget: int | None = None, 
     special = blocks[~full][["kind", "start", "end", "samples"]]
     special = special.assign(mid=(special["start"] + special["end"]) / 2)
     sub = f"Aggregated view: {_per_mark(table, 'block')}" if table.attrs["aggregated"] else "One block per batch"
-    return _drawing(
+    return titled_drawing(
         "inside",
         (height,),
         {"blocks": blocks, "special": special},
@@ -576,7 +498,7 @@ def inside_epoch_drawing(plan: Plan, epoch: int = 1, budget: int | None = None, 
 
 def _inside_epoch_template(height: int) -> alt.LayerChart:
     color_scale, shape_scale = _kind_scales(SEGMENTS)
-    color = alt.Color("kind:N", scale=color_scale, legend=_shown_legend())
+    color = alt.Color("kind:N", scale=color_scale, legend=shown_legend())
     x = alt.X(
         "start:Q",
         title="sample position in the epoch (all devices)",
@@ -593,22 +515,22 @@ def _inside_epoch_template(height: int) -> alt.LayerChart:
     opacity = alt.Opacity("odd:O", scale=alt.Scale(domain=[True, False], range=[1.0, 0.65]), legend=None)
     # later segments (padding) are drawn over the batches they repeat into
     blocks = (
-        _named("blocks")
+        named("blocks")
         .mark_rect()
         .encode(x=x, x2="end:Q", y=alt.value(24), y2=alt.value(height), color=color, opacity=opacity, tooltip=tips)
     )
     special = (
-        _named("special")
+        named("special")
         .mark_point(size=110, filled=True, opacity=1)
         .encode(
             x="mid:Q",
             y=alt.value(10),
             color=color,
-            shape=alt.Shape("kind:N", scale=shape_scale, legend=_shown_legend()),
+            shape=alt.Shape("kind:N", scale=shape_scale, legend=shown_legend()),
             tooltip=[alt.Tooltip("kind:N", title="segment"), alt.Tooltip("samples:Q", title="samples", format=",")],
         )
     )
-    return alt.layer(blocks, special, _meta_layer()).properties(width="container", title=title_slot(), height=height)
+    return alt.layer(blocks, special, meta_layer()).properties(width="container", title=title_slot(), height=height)
 
 
 # -- batch-size trade-off ---------------------------------------------------------------------
@@ -629,7 +551,7 @@ def tradeoff_drawing(plan: Plan) -> Drawing:
     table = table[table["steps"] > 0]
     desc = describe_tradeoff(plan, table)
     if table.empty:
-        return _empty_drawing("tradeoff", "No batch size takes an optimizer step here.", desc)
+        return empty_drawing("tradeoff", "No batch size takes an optimizer step here.", desc)
     bmax, smax = int(table["batch_size"].max()), int(table["steps"].max())
     cur = table[table["current"]]
     current = pd.DataFrame(
@@ -646,7 +568,7 @@ def tradeoff_drawing(plan: Plan) -> Drawing:
     # the planned run: the curve counts steps before early stopping
     epochs = f"{s.epochs:,g} epoch{'s' if s.epochs != 1 else ''}" if s.max_steps is None else f"max_steps {s.max_steps:,}"
 
-    return _drawing(
+    return titled_drawing(
         "tradeoff",
         (),
         {"curve": table.drop(columns=["current"]), "current": current},
@@ -696,12 +618,12 @@ def _tradeoff_template() -> alt.LayerChart:
     blue, orange = MARKS["evaluation"][0], MARKS["early stop"][0]
     right = meta("right_half")
     return alt.layer(
-        _named("curve").mark_line(color=blue, strokeWidth=2).encode(x=x, y=y),
-        _named("curve").mark_point(filled=True, size=40, color=blue, shape="circle").encode(x=x, y=y, tooltip=tips),
-        _named("current")
+        named("curve").mark_line(color=blue, strokeWidth=2).encode(x=x, y=y),
+        named("curve").mark_point(filled=True, size=40, color=blue, shape="circle").encode(x=x, y=y, tooltip=tips),
+        named("current")
         .mark_point(shape="diamond", size=240, filled=True, color=orange, opacity=1)
         .encode(x=x, y=y, tooltip=["label:N"]),
-        _named("current")
+        named("current")
         .mark_text(
             color=NEUTRAL,
             fontSize=12,
@@ -710,7 +632,7 @@ def _tradeoff_template() -> alt.LayerChart:
             dy=alt.ExprRef(expr=f"{right} ? 16 : -12"),
         )
         .encode(x=x, y=y, text="label:N"),
-        _meta_layer(),
+        meta_layer(),
     ).properties(width="container", title=title_slot(), height=240)
 
 
@@ -747,19 +669,19 @@ def learning_rate_drawing(
     compared = "per_epoch" in table
     if not total or (schedule is None and not compared):
         message = "Choose a learning-rate schedule to see it here." if total else "No optimizer step is taken."
-        return _empty_drawing("lr", message, desc)
+        return empty_drawing("lr", message, desc)
     columns = (["lr"] if schedule is not None else []) + (["per_epoch", "per_batch"] if compared else [])
     w = table.attrs.get("warmup_end", 0)
     warm = [w] if schedule is not None and 0 < w <= total else []
     parts = [f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else "Every optimizer step"]
     if compared:
         parts.append(f"StepLR(step_size={table.attrs['step_size']:,}, gamma={table.attrs['gamma']:g})")
-    parts.append(_epoch_caption(plan))
-    return _drawing(
+    parts.append(epoch_caption(plan))
+    return titled_drawing(
         "lr",
         (schedule, compared, height),
         {
-            **_epoch_tables(plan),
+            **epoch_tables(plan),
             "lr": table[["step", "epoch_frac", *columns]],
             "warmup": pd.DataFrame({"step": warm, "label": [f"full rate from step {v:,}" for v in warm]}),
         },
@@ -779,13 +701,13 @@ def _learning_rate_template(schedule: str | None, compared: bool, height: int) -
         series["per_batch"] = "StepLR per batch (bug)"
     names = list(series.values())
     color = alt.Color(
-        "series:N", title=None, scale=alt.Scale(domain=names, range=[LR_PALETTE[k][0] for k in series]), legend=_legend()
+        "series:N", title=None, scale=alt.Scale(domain=names, range=[LR_PALETTE[k][0] for k in series]), legend=full_legend()
     )
     dash = alt.StrokeDash(
-        "series:N", title=None, scale=alt.Scale(domain=names, range=[LR_PALETTE[k][1] for k in series]), legend=_legend()
+        "series:N", title=None, scale=alt.Scale(domain=names, range=[LR_PALETTE[k][1] for k in series]), legend=full_legend()
     )
     y = alt.Y("value:Q", title="learning rate", axis=alt.Axis(format="~g"))
-    x = _steps_axis()
+    x = steps_axis()
     tips = [
         alt.Tooltip("series:N", title="line"),
         alt.Tooltip("step:Q", format=","),
@@ -794,26 +716,26 @@ def _learning_rate_template(schedule: str | None, compared: bool, height: int) -
     ]
     # fold the short column names, then name the series once in an expression
     name_expr = " : ".join(f"datum.key === '{k}' ? '{v}'" for k, v in series.items()) + " : ''"
-    layers = _epoch_template()
+    layers = epoch_template()
     for cols, interpolate in ((["lr"], "linear"), (["per_epoch", "per_batch"], "step-after")):
         cols = [c for c in cols if c in series]
         if cols:
             layers.append(
-                _named("lr")  # one dataset shared by both layers
+                named("lr")  # one dataset shared by both layers
                 .transform_fold(cols, as_=["key", "value"])
                 .transform_calculate(series=name_expr)
                 .mark_line(strokeWidth=2, interpolate=interpolate)
                 .encode(x=x, y=y, color=color, strokeDash=dash, tooltip=tips)
             )
     layers.append(
-        _named("warmup").mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
+        named("warmup").mark_rule(color=NEUTRAL, strokeDash=[4, 4], strokeWidth=1.5).encode(x="step:Q", tooltip=["label:N"])
     )
     layers.append(
-        _named("warmup")
+        named("warmup")
         .mark_text(color=NEUTRAL, align="left", dx=4, fontSize=11)
         .encode(x="step:Q", y=alt.value(height * 0.55), text="label:N")
     )
-    return alt.layer(*layers, _meta_layer()).properties(width="container", title=title_slot(), height=height)
+    return alt.layer(*layers, meta_layer()).properties(width="container", title=title_slot(), height=height)
 
 
 # -- early stopping ---------------------------------------------------------------------------
@@ -838,7 +760,7 @@ def early_stopping_drawing(plan: Plan, budget: int | None = None) -> Drawing:
     shown = table[table["value"].notna()]
     if shown.empty:
         msg = "No evaluation in this run." if table.empty else "No metric values: paste some or use the illustrative curve."
-        return _empty_drawing("early", msg, desc)
+        return empty_drawing("early", msg, desc)
     cols = ["index", "step", "epoch_frac", "value", "best_so_far"]
     window = shown[shown["patience"]]
     best = shown[shown["best"]]
@@ -849,11 +771,11 @@ def early_stopping_drawing(plan: Plan, budget: int | None = None) -> Drawing:
     stop = shown[shown["stop"]]
     marks = pd.concat([best[cols].assign(series="best checkpoint"), stop[cols].assign(series="early stop")], ignore_index=True)
     sub = f"Aggregated view: {table.attrs['aggregation']}" if table.attrs["aggregated"] else f"{len(table):,} evaluations"
-    return _drawing(
+    return titled_drawing(
         "early",
         (),
         {
-            **_epoch_tables(plan),
+            **epoch_tables(plan),
             "span": span,
             "metric": shown[cols],
             # a hidden point per series keeps the merged legend's shapes complete
@@ -861,7 +783,7 @@ def early_stopping_drawing(plan: Plan, budget: int | None = None) -> Drawing:
             "marks": marks,
         },
         "Early stopping: the validation metric at each evaluation",
-        (sub, _epoch_caption(plan)),
+        (sub, epoch_caption(plan)),
         desc,
         total=max(plan.total_optimizer_steps, int(shown["step"].max())),
         # the metric axis's ends, given: Vega warns of an infinite extent for each table with no value
@@ -871,7 +793,7 @@ def early_stopping_drawing(plan: Plan, budget: int | None = None) -> Drawing:
 
 
 def _early_stopping_template() -> alt.LayerChart:
-    x = _steps_axis()
+    x = steps_axis()
     ends = alt.ExprRef(expr=f"[{meta('value_low')}, {meta('value_high')}]")
     y = alt.Y("value:Q", title="validation metric", scale=alt.Scale(domain=ends, zero=False))
     tips = [
@@ -882,13 +804,13 @@ def _early_stopping_template() -> alt.LayerChart:
         alt.Tooltip("best_so_far:Q", title="best so far", format=".4~g"),
     ]
     names = list(ES_SERIES)
-    color = alt.Color("series:N", scale=alt.Scale(domain=names, range=[c for c, _ in ES_SERIES.values()]), legend=_legend())
-    shape = alt.Shape("series:N", scale=alt.Scale(domain=names, range=[s for _, s in ES_SERIES.values()]), legend=_legend())
-    metric = _named("metric").transform_calculate(number="datum.index + 1")
+    color = alt.Color("series:N", scale=alt.Scale(domain=names, range=[c for c, _ in ES_SERIES.values()]), legend=full_legend())
+    shape = alt.Shape("series:N", scale=alt.Scale(domain=names, range=[s for _, s in ES_SERIES.values()]), legend=full_legend())
+    metric = named("metric").transform_calculate(number="datum.index + 1")
     layers = [
-        _named("span").mark_rect(color=NEUTRAL, opacity=0.18).encode(x=alt.X("from:Q"), x2="to:Q", tooltip=["label:N"]),
-        *_epoch_template(),
-        _named("span")
+        named("span").mark_rect(color=NEUTRAL, opacity=0.18).encode(x=alt.X("from:Q"), x2="to:Q", tooltip=["label:N"]),
+        *epoch_template(),
+        named("span")
         .mark_text(color=NEUTRAL, align="right", dx=-4, fontSize=11)
         .encode(x="to:Q", y=alt.value(12), text="label:N"),
         metric.transform_calculate(series="'validation metric'")
@@ -897,12 +819,12 @@ def _early_stopping_template() -> alt.LayerChart:
         metric.transform_calculate(series="'best so far'")
         .mark_line(strokeWidth=1.5, strokeDash=[6, 3], interpolate="step-after")
         .encode(x=x, y=alt.Y("best_so_far:Q"), color=color),
-        _named("legend").mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape),
-        _named("marks")
+        named("legend").mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape),
+        named("marks")
         .transform_calculate(number="datum.index + 1")
         .mark_point(size=200, filled=True, opacity=1)
         .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *tips]),
-        _meta_layer(),
+        meta_layer(),
     ]
     return alt.layer(*layers).properties(width="container", title=title_slot(), height=240)
 

@@ -23,13 +23,14 @@ import pandas as pd
 
 from . import charts as ch
 from .text import fmt, ordinal
-from .timeline import nice_stride, significant
+from .timeline import MAX_ROWS, nice_stride, significant
 from .training import TrainingRun, step_noise
 
-MAX_ROWS = 5_000
+# rows per table, so that one chart's tables together stay within MAX_ROWS
 STEP_ROWS = 2_500  # per-step losses kept in one chart
 EPOCH_ROWS = 1_000
 EVAL_ROWS = 1_000
+MARK_ROWS = 200  # a loss chart's other tables: marks, legend entries, epoch rules and labels (at most about 140)
 COMPARE_STEP_ROWS = 2_000  # per panel
 COMPARE_EPOCH_ROWS = 400
 
@@ -134,8 +135,9 @@ def loss_chart(run: TrainingRun, height: int = 260) -> alt.TopLevelMixin:
 def loss_drawing(run: TrainingRun, height: int = 260, budget: int = STEP_ROWS) -> ch.Drawing:
     desc = describe_run(run)
     if run.optimizer_steps == 0:
-        return ch._empty_drawing("lab_loss", "No optimizer step was made in this run.", desc)
+        return ch.empty_drawing("lab_loss", "No optimizer step was made in this run.", desc)
     plan = run.plan
+    budget = min(budget, MAX_ROWS - EPOCH_ROWS - EVAL_ROWS - MARK_ROWS)  # more would take the chart's tables past MAX_ROWS
     steps, epochs, evals = step_table(run, budget), epoch_table(run), eval_table(run)
     kinds = ["training loss per step", "training loss, epoch mean"]
     if len(evals):
@@ -150,18 +152,18 @@ def loss_drawing(run: TrainingRun, height: int = 260, budget: int = STEP_ROWS) -
         kinds.append("early stop")
         special.append(evals.iloc[[-1]].assign(series="early stop"))  # the evaluation the stop read
         stop = pd.DataFrame({"step": [es.stop_global_step], "label": [f"early stop at step {es.stop_global_step:,}"]})
-    sub = [_rows_note(steps, "step"), ch._epoch_caption(plan)]
+    sub = [_rows_note(steps, "step"), ch.epoch_caption(plan)]
     # the loss axis's ends, given: Vega warns of an infinite extent for each table with no loss (no evaluations, the legend's)
     losses = np.concatenate([steps["loss"], epochs["loss"], evals["loss"]]).astype(float)
     losses = losses[np.isfinite(losses)]
     low, high = (float(losses.min()), float(losses.max())) if len(losses) else (0.0, 1.0)
     if run.downsized is not None:
         sub.insert(0, "A smaller copy of your setup (see the note below)")
-    return ch._drawing(
+    return ch.titled_drawing(
         "lab_loss",
         (height,),
         {
-            **ch._epoch_tables(plan),
+            **ch.epoch_tables(plan),
             "steps": steps,
             "epochs": epochs[["epoch", "from_step", "to_step", "loss"]],
             "evals": evals,
@@ -181,10 +183,10 @@ def loss_drawing(run: TrainingRun, height: int = 260, budget: int = STEP_ROWS) -
 
 
 def _loss_template(height: int) -> alt.LayerChart:
-    x = ch._steps_axis()
+    x = ch.steps_axis()
     ends = alt.ExprRef(expr=f"[{ch.meta('loss_low')}, {ch.meta('loss_high')}]")
     y = alt.Y("loss:Q", title="loss (log loss)", scale=alt.Scale(domain=ends, zero=False))
-    color, shape = _color_shape(list(SERIES), ch._shown_legend())
+    color, shape = _color_shape(list(SERIES), ch.shown_legend())
     eval_tips = [
         alt.Tooltip("number:Q", title="evaluation", format=","),
         alt.Tooltip("step:Q", title="global step", format=","),
@@ -193,8 +195,8 @@ def _loss_template(height: int) -> alt.LayerChart:
         alt.Tooltip("accuracy:Q", title="validation accuracy", format=".1%"),
     ]
     layers = [
-        *ch._epoch_template(),
-        ch._named("steps")
+        *ch.epoch_template(),
+        ch.named("steps")
         .transform_calculate(series=_series("training loss per step"))
         .mark_line(strokeWidth=1, opacity=0.6)
         .encode(
@@ -207,7 +209,7 @@ def _loss_template(height: int) -> alt.LayerChart:
                 alt.Tooltip("loss:Q", title="training loss", format=".4f"),
             ],
         ),
-        ch._named("epochs")
+        ch.named("epochs")
         .transform_calculate(series=_series("training loss, epoch mean"))
         .mark_rule(strokeWidth=3)
         .encode(
@@ -222,19 +224,19 @@ def _loss_template(height: int) -> alt.LayerChart:
                 alt.Tooltip("to_step:Q", title="to step", format=","),
             ],
         ),
-        ch._named("evals")
+        ch.named("evals")
         .transform_calculate(number="datum.index + 1", series=_series("validation loss"))
         .mark_line(strokeWidth=2, point=alt.OverlayMarkDef(filled=True, size=28))
         .encode(x=x, y=y, color=color, tooltip=eval_tips),
-        ch._named("stop")
+        ch.named("stop")
         .mark_rule(color=SERIES["early stop"][0], strokeDash=[6, 3], strokeWidth=2)
         .encode(x=alt.X("step:Q"), tooltip=[alt.Tooltip("label:N", title="")]),
-        ch._named("special")
+        ch.named("special")
         .transform_calculate(number="datum.index + 1")
         .mark_point(size=180, filled=True, opacity=1)
         .encode(x=x, y=y, color=color, shape=shape, tooltip=[alt.Tooltip("series:N", title="mark"), *eval_tips]),
-        ch._named("legend").mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape),
-        ch._meta_layer(),
+        ch.named("legend").mark_point(opacity=0).encode(x=x, y=y, color=color, shape=shape),
+        ch.meta_layer(),
     ]
     return alt.layer(*layers).properties(width="container", height=height, title=ch.title_slot())
 
@@ -292,6 +294,7 @@ def comparison_drawing(
     small: TrainingRun, large: TrainingRun, width: int = 300, height: int = 200, columns: int = 2, budget: int = COMPARE_STEP_ROWS
 ) -> ch.Drawing:
     tables, titles = {}, {}
+    budget = min(budget, (MAX_ROWS - 1) // 2 - COMPARE_EPOCH_ROWS)  # two panels of steps and epoch means, one meta row
     for i, run in enumerate((small, large)):
         steps = step_table(run, budget)
         ep = epoch_table(run, COMPARE_EPOCH_ROWS).rename(columns={"from_epoch": "epoch_frac"})
@@ -318,11 +321,11 @@ def _compare_template(width: int, height: int, columns: int) -> alt.ConcatChart:
     )
     y = alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False))
     kinds = ["training loss per step", "training loss, epoch mean"]
-    color, _ = _color_shape(kinds, ch._legend())
+    color, _ = _color_shape(kinds, ch.full_legend())
     panels = []
     for i in range(2):
         line = (
-            ch._named(f"steps_{i}")
+            ch.named(f"steps_{i}")
             .transform_calculate(series=_series(kinds[0]))
             .mark_line(strokeWidth=1, opacity=0.7)
             .encode(
@@ -337,7 +340,7 @@ def _compare_template(width: int, height: int, columns: int) -> alt.ConcatChart:
             )
         )
         means = (
-            ch._named(f"epochs_{i}")
+            ch.named(f"epochs_{i}")
             .transform_calculate(series=_series(kinds[1]))
             .mark_rule(strokeWidth=3)
             .encode(
@@ -348,7 +351,7 @@ def _compare_template(width: int, height: int, columns: int) -> alt.ConcatChart:
                 tooltip=[alt.Tooltip("epoch:Q", format=","), alt.Tooltip("loss:Q", title="mean loss", format=".4f")],
             )
         )
-        layers = [line, means] + ([ch._meta_layer()] if i == 0 else [])
+        layers = [line, means] + ([ch.meta_layer()] if i == 0 else [])
         panels.append(alt.layer(*layers).properties(width=width, height=height, title=ch.title_slot(f"panel_{i}")))
     return alt.concat(*panels, columns=columns).resolve_scale(y="shared", color="shared")
 

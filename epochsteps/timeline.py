@@ -23,8 +23,8 @@ from .plan import Plan, make_plan
 from .schedules import base_lr
 from .setup import MAX_BATCH_SIZE, SetupError
 
-ROW_BUDGET = 2_000
-MAX_ROWS = 5_000
+ROW_BUDGET = 2_000  # rows of a table when the caller names no budget
+MAX_ROWS = 5_000  # no chart sends more rows than this (Altair raises MaxRowsError beyond); the page and lab_charts use it too
 
 
 def _budget(budget: int | None) -> int:

@@ -25,13 +25,13 @@ beyond that `fit_to_budget` makes a faithful smaller setup and says exactly what
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
 from .conventions import CONVENTIONS
 from .plan import Plan, make_plan
@@ -605,7 +605,7 @@ def train(
 
     theta = np.zeros(f_train.shape[1], dtype=np.float32)
     velocity = np.zeros_like(theta)
-    step = np.empty_like(theta)
+    grad_sum = np.empty_like(theta)  # the window's summed (negated) gradient, filled by the kernels
     n_epochs0 = len(sched.batches)
     epoch_loss_sum = np.zeros(n_epochs0)
     losses = np.empty(n_steps)
@@ -661,7 +661,7 @@ def train(
         end = min(n_steps, (done // progress_every + 1) * progress_every)
         if ev_i < n_ev and ev_step_l[ev_i] > done:
             end = min(end, ev_step_l[ev_i])
-        _sgd_steps(done, end, first_mb, last_mb, lr32, float(momentum), theta, velocity, step, losses, sq_norm, *arrays)
+        _sgd_steps(done, end, first_mb, last_mb, lr32, float(momentum), theta, velocity, grad_sum, losses, sq_norm, *arrays)
         done = end
         if progress is not None and done % progress_every == 0:
             progress(done / n_steps)
@@ -674,7 +674,7 @@ def train(
         end_mb = int(st.epoch_mb_offset[-1])
     tail_first = int(last_mb[done - 1]) + 1 if done else 0
     if end_mb > tail_first:
-        _micro_batches(theta, tail_first, end_mb, step, False, *arrays)
+        _micro_batches(theta, tail_first, end_mb, grad_sum, False, *arrays)
 
     val_losses = tuple(val_loss)
     final_setup = run_setup.replace(metrics=val_losses) if run_setup.patience is not None else run_setup
@@ -733,25 +733,42 @@ def _events(sched, with_checks: bool):
     return step[order], kind[order].tolist(), epoch[order], done[order], metric[order]
 
 
-# The steps run compiled: a step is a few small vector operations, and as numpy calls their
-# Python overhead was 95% of a run. Reassociation lets the dot products vectorize; no
-# finite-math flags, so a diverging run still shows its inf and nan. nogil: the server's
-# other threads run while the lab trains.
+# The steps run compiled by numba: a step is a few small vector operations, too small for
+# numpy calls to pay for their Python overhead. Reassociation lets the dot products
+# vectorize; no finite-math flags, so a diverging run still shows its inf and nan. nogil:
+# the server's other threads run while the lab trains. numba is imported, and the kernels
+# compiled or loaded from its on-disk cache, when the lab first runs (`load_kernels`), not at
+# import: it adds about 100 MB to a server process that may never train.
 _JIT = {"cache": True, "nogil": True, "fastmath": {"reassoc", "contract"}}
 CHUNK = 32  # samples whose margins are computed before their losses and gradient (see _micro_batches)
+_KERNELS: dict[str, tuple[Callable, dict]] = {}  # name -> (Python function, numba options)
+_KERNELS_LOCK = threading.Lock()
+_kernels_loaded = False
 
 
-@njit(**_JIT)
-def _micro_batches(theta, i0, i1, step, with_grad, features, samples, y_sign, w_mb, mb_start, mb_epoch, epoch_loss_sum):
+def _kernel(**options):
+    """Register a function of this module as a numba kernel (`options` over _JIT's). It stays
+    plain Python until `load_kernels` binds its name to the compiled version; the kernels call
+    each other by these global names, so numba compiles the calls in."""
+
+    def register(func):
+        _KERNELS[func.__name__] = (func, {**_JIT, **options})
+        return func
+
+    return register
+
+
+@_kernel()
+def _micro_batches(theta, i0, i1, grad_sum, with_grad, features, samples, y_sign, w_mb, mb_start, mb_epoch, epoch_loss_sum):
     """Micro-batches i0..i1-1 at the weights `theta`: each one's mean loss added to its
-    epoch's sum and, `with_grad`, minus the gradient of their window's loss added to `step`
-    (a sample's part: its label sign times its micro-batch's weight `w_mb`). Returns the sum of
-    the micro-batch mean losses. The samples go in chunks, margins first: the rows' loads then
-    overlap instead of waiting on each other (2x faster on a shuffled 26 MB feature table),
-    and are in cache for the gradient."""
+    epoch's sum and, `with_grad`, minus the gradient of their window's loss added to
+    `grad_sum` (a sample's part: its label sign times its micro-batch's weight `w_mb`). Returns
+    the sum of the micro-batch mean losses. The samples go in chunks, margins first: the
+    loads of their rows (in shuffled order, from a feature table of up to 26 MB) then overlap
+    instead of waiting on each other, and the rows are in cache again for the gradient."""
     n_feat = features.shape[1]
-    buf = np.empty(CHUNK, np.float32)
-    total, loss_sum, i = 0.0, 0.0, i0
+    buf = np.empty(CHUNK, np.float32)  # per sample of the chunk: its margin, then its gradient factor
+    mean_loss_sum, loss_sum, i = 0.0, 0.0, i0
     for c0 in range(mb_start[i0], mb_start[i1], CHUNK):
         c1 = min(c0 + CHUNK, mb_start[i1])
         for j in range(c0, c1):
@@ -762,7 +779,7 @@ def _micro_batches(theta, i0, i1, step, with_grad, features, samples, y_sign, w_
             buf[j - c0] = z * y_sign[samples[j]]
         for j in range(c0, c1):
             while j >= mb_start[i + 1]:  # micro-batch i is done: its mean loss
-                total += _close(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum)
+                mean_loss_sum += _close_micro_batch(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum)
                 loss_sum, i = 0.0, i + 1
             m = buf[j - c0]
             e = np.exp(-abs(m))
@@ -774,15 +791,15 @@ def _micro_batches(theta, i0, i1, step, with_grad, features, samples, y_sign, w_
                 row = features[samples[j]]
                 r = buf[j - c0]
                 for c in range(n_feat):
-                    step[c] += r * row[c]
+                    grad_sum[c] += r * row[c]
     while i < i1:
-        total += _close(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum)
+        mean_loss_sum += _close_micro_batch(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum)
         loss_sum, i = 0.0, i + 1
-    return total
+    return mean_loss_sum
 
 
-@njit(**_JIT)
-def _close(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum):
+@_kernel()
+def _close_micro_batch(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum):
     """Micro-batch i's mean loss, added to its epoch's sum (0 for an empty one)."""
     size = mb_start[i + 1] - mb_start[i]
     if size == 0:
@@ -791,40 +808,51 @@ def _close(i, loss_sum, mb_start, mb_epoch, epoch_loss_sum):
     return loss_sum / size
 
 
-@lru_cache(maxsize=1)
-def load_kernels() -> None:
-    """Compile the kernels, or load them from numba's on-disk cache, once per process (about
-    1 s the first time on a machine, then 0.1-0.3 s): a setup cost, like an import, that a
-    run's `seconds` leaves out. The arrays have the types `train` passes (features read-only)."""
-    features = np.zeros((1, FEATURES + 1), np.float32)
-    features.flags.writeable = False
-    theta, velocity, step = (np.zeros(FEATURES + 1, np.float32) for _ in range(3))
-    one, index = np.ones(1, np.float32), np.zeros(1, np.int64)
-    arrays = (features, np.zeros(1, np.int32), one, one, np.array([0, 1]), index, np.zeros(1))
-    _sgd_steps(0, 1, index, index, one, 0.0, theta, velocity, step, np.zeros(1), np.zeros(2), *arrays)
-    _micro_batches(theta, 0, 1, step, False, *arrays)
-
-
-@njit(**{**_JIT, "fastmath": {"reassoc"}})  # no fused multiply-add: updates round as numpy's would
-def _sgd_steps(k0, k1, first_mb, last_mb, lrs, momentum, theta, velocity, step, losses, sq_norm, *arrays):
+@_kernel(fastmath={"reassoc"})  # no fused multiply-add: updates round as numpy's would
+def _sgd_steps(k0, k1, first_mb, last_mb, lrs, momentum, theta, velocity, grad_sum, losses, sq_norm, *arrays):
     """Optimizer steps k0..k1-1: each one's window of micro-batches, its mean micro-batch
     loss (before the update) into `losses`, the update, and the squared weight norm after it.
-    One loop per update and no temporaries (as array expressions, each step allocated one)."""
-    step[:] = 0.0
+    `grad_sum` collects minus the window's gradient (the descent direction), so the update
+    adds it; it is zero again after each update. One loop per update and no temporary arrays
+    (an array expression would allocate one per step)."""
+    grad_sum[:] = 0.0
     m32 = np.float32(momentum)
     for k in range(k0, k1):
         i0, i1 = first_mb[k], last_mb[k] + 1
-        losses[k] = _micro_batches(theta, i0, i1, step, True, *arrays) / (i1 - i0)
-        lr, norm = lrs[k], 0.0
+        losses[k] = _micro_batches(theta, i0, i1, grad_sum, True, *arrays) / (i1 - i0)
+        lr, theta_sq = lrs[k], 0.0
         for c in range(len(theta)):
             if momentum > 0.0:
-                velocity[c] = velocity[c] * m32 + step[c]
+                velocity[c] = velocity[c] * m32 + grad_sum[c]
                 theta[c] += lr * velocity[c]
             else:
-                theta[c] += lr * step[c]
-            step[c] = 0.0
-            norm += np.float64(theta[c]) ** 2
-        sq_norm[k + 1] = norm
+                theta[c] += lr * grad_sum[c]
+            grad_sum[c] = 0.0
+            theta_sq += np.float64(theta[c]) ** 2
+        sq_norm[k + 1] = theta_sq
+
+
+def load_kernels() -> None:
+    """Import numba and compile the kernels, or load them from numba's on-disk cache, once per
+    process (about a second): a setup cost, like an import, that a run's `seconds` leaves out.
+    `train` calls it; a server may call it ahead of the first run. The warm-up calls pass the
+    types `train` passes (features read-only), so a run never compiles."""
+    global _kernels_loaded
+    with _KERNELS_LOCK:  # two first runs at once compile once
+        if _kernels_loaded:
+            return
+        from numba import njit
+
+        for name, (func, options) in _KERNELS.items():
+            globals()[name] = njit(**options)(func)
+        features = np.zeros((1, FEATURES + 1), np.float32)
+        features.flags.writeable = False
+        theta, velocity, grad_sum = (np.zeros(FEATURES + 1, np.float32) for _ in range(3))
+        one, index = np.ones(1, np.float32), np.zeros(1, np.int64)
+        arrays = (features, np.zeros(1, np.int32), one, one, np.array([0, 1]), index, np.zeros(1))
+        _sgd_steps(0, 1, index, index, one, 0.0, theta, velocity, grad_sum, np.zeros(1), np.zeros(2), *arrays)
+        _micro_batches(theta, 0, 1, grad_sum, False, *arrays)
+        _kernels_loaded = True
 
 
 # -- helpers for the page ---------------------------------------------------------------

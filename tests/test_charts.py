@@ -323,7 +323,7 @@ def test_slider_moves_keep_the_spec_and_change_only_the_tables(kind):
     drawings = [DRAWINGS[kind](make_plan(s)) for s in moves]
     assert len({d.shape for d in drawings}) == 1
     assert len({json.dumps(ch.live_spec(kind, d.shape), sort_keys=True) for d in drawings}) == 1
-    tables = [json.dumps({k: ch._records(v) for k, v in d.tables.items()}, sort_keys=True) for d in drawings]
+    tables = [json.dumps({k: ch.records(v) for k, v in d.tables.items()}, sort_keys=True) for d in drawings]
     assert tables[1] != tables[0] and len(set(tables)) >= 3  # the numbers differ
 
 
@@ -334,7 +334,7 @@ def test_the_live_spec_reads_title_and_axis_from_its_tables(kind):
     drawing = DRAWINGS[kind](plan)
     spec = ch.live_spec(kind, drawing.shape)
     assert "description" not in spec and "datasets" not in spec  # the page adds both
-    spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+    spec["datasets"] = {name: ch.records(df) for name, df in drawing.tables.items()}
     spec["width"] = 600
     texts = svg_texts(vlc.vegalite_to_svg(spec))
     title, *subtitle = drawing.titles["title"]
@@ -347,7 +347,7 @@ def test_the_live_legend_lists_only_the_kinds_present():
     plan = make_plan(Setup(dataset_size=1050, batch_size=100, epochs=3, max_steps=25))  # partial batches, a cut, no evaluation
     drawing = ch.timeline_drawing(plan)
     spec = ch.live_spec("timeline", drawing.shape)
-    spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+    spec["datasets"] = {name: ch.records(df) for name, df in drawing.tables.items()}
     spec["width"] = 600
     texts = svg_texts(vlc.vegalite_to_svg(spec))
     assert {"partial last batch", "max_steps cut"} <= set(texts)
@@ -364,7 +364,7 @@ def test_a_step_axis_writes_every_tick_in_one_unit(total):
     plan = make_plan(Setup(dataset_size=total, batch_size=1, epochs=1))
     drawing = ch.timeline_drawing(plan)
     spec = ch.live_spec("timeline", drawing.shape)
-    spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+    spec["datasets"] = {name: ch.records(df) for name, df in drawing.tables.items()}
     spec["width"] = 600
     texts = svg_texts(vlc.vegalite_to_svg(spec))
     axis = texts[: texts.index("optimizer step (global step)")]  # the axis's labels come before its title

@@ -12,6 +12,7 @@ import vl_convert as vlc
 from epochsteps import Setup
 from epochsteps import lab_charts as lc
 from epochsteps.text import ordinal
+from epochsteps.timeline import MAX_ROWS
 from epochsteps.training import batch_pair, compare_batch_sizes, step_noise, train
 
 
@@ -115,7 +116,7 @@ def test_long_series_are_thinned_under_the_row_budget(long_run):
     assert run.optimizer_steps == 20_000 and len(run.val_loss) == 400 and run.downsized is None
     chart = lc.loss_chart(run)
     spec = chart.to_dict()
-    assert _rows(spec) <= lc.MAX_ROWS
+    assert _rows(spec) <= MAX_ROWS
     table = lc.step_table(run)
     stride = table.attrs["stride"]
     assert stride > 1 and len(table) <= lc.STEP_ROWS and table["step"].iloc[-1] == 20_000
@@ -123,6 +124,14 @@ def test_long_series_are_thinned_under_the_row_budget(long_run):
     assert np.all(np.diff(k)[:-1] == stride)
     np.testing.assert_allclose(table["loss"], run.train_loss_per_step[k - 1], rtol=1e-4)
     assert f"every {ordinal(stride)} shown" in json.dumps(spec["title"])
+
+
+def test_a_large_budget_still_keeps_the_chart_under_the_row_limit(long_run):
+    assert len(lc.step_table(long_run, 20_000)) > MAX_ROWS  # every step of the run
+    loss = lc.loss_drawing(long_run, budget=20_000)
+    assert sum(map(len, loss.tables.values())) <= MAX_ROWS
+    compare = lc.comparison_drawing(long_run, long_run, budget=20_000)
+    assert sum(map(len, compare.tables.values())) <= MAX_ROWS
 
 
 def test_no_step_gives_a_message():
@@ -138,7 +147,7 @@ def test_downsized_run_says_so():
     run = train(Setup(dataset_size=1_281_167, batch_size=256, epochs=90, framework="hf"))
     spec = lc.loss_chart(run).to_dict()
     assert "smaller copy" in json.dumps(spec["title"])
-    assert _rows(spec) <= lc.MAX_ROWS
+    assert _rows(spec) <= MAX_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +192,7 @@ def test_comparison_stays_under_the_row_budget():
     small, large = compare_batch_sizes(setup, 1, 500)
     chart = lc.comparison_chart(small, large)
     assert small.optimizer_steps == 20_000
-    assert _rows(chart.to_dict()) <= lc.MAX_ROWS
+    assert _rows(chart.to_dict()) <= MAX_ROWS
 
 
 def test_charts_compile_to_svg(stopped_run, pair):
@@ -212,7 +221,7 @@ def test_the_live_specs_draw_each_runs_titles(stopped_run, pair):
     for drawing in (lc.loss_drawing(stopped_run), lc.comparison_drawing(*pair)):
         spec = ch.live_spec(drawing.kind, drawing.shape)
         assert json.dumps(spec) == json.dumps(ch.live_spec(drawing.kind, drawing.shape))
-        spec["datasets"] = {name: ch._records(df) for name, df in drawing.tables.items()}
+        spec["datasets"] = {name: ch.records(df) for name, df in drawing.tables.items()}
         if spec.get("width") == "container":
             spec["width"] = 600
         svg = vlc.vegalite_to_svg(json.dumps(spec))

@@ -16,9 +16,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import local_script_runner as lsr
 
+from epochsteps.timeline import MAX_ROWS  # no chart sends more rows (Altair's limit)
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-MAX_ROWS = 5_000
 MAX_PAGE_BYTES = 1_000_000
 
 # name -> query string; the extremes are the page's own limits (controls.CONTROLS).
