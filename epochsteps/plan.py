@@ -23,6 +23,7 @@ import numpy as np
 from .conventions import CONVENTIONS, Events, Schedule
 from .evaluation import EarlyStop, replay
 from .setup import Setup
+from .text import fmt, plural
 from .tokens import steps_for_tokens
 
 TIME_NOTE = (
@@ -179,13 +180,13 @@ class Plan:
         t = self._tokens()
         k = self.max_steps_for_token_budget
         note = (
-            f"A budget of {t.token_budget:,} tokens takes {k:,} optimizer steps: the budget divided by the"
-            f" {self.real_tokens_per_optimizer_step:,} real tokens of a full step (effective batch {self.effective_batch_size:,}"
-            f" x {t.tokens_per_sample:,} tokens per sample), rounded up."
+            f"A budget of {plural(t.token_budget, 'token')} takes {plural(k, 'optimizer step')}: the budget divided by the"
+            f" {fmt(self.real_tokens_per_optimizer_step)} real tokens of a full step (effective batch {fmt(self.effective_batch_size)}"
+            f" x {plural(t.tokens_per_sample, 'token')} per sample), rounded up."
         )
-        if "max_steps" not in CONVENTIONS[self.setup.framework].owns:
-            a = self.setup.grad_accum
-            note += f" {CONVENTIONS[self.setup.framework].title} has no max_steps: that is {k * a:,} batches."
+        convention = CONVENTIONS[self.setup.framework]
+        if "max_steps" not in convention.owns:
+            note += f" {convention.title} has no max_steps: that is {plural(k * self.setup.grad_accum, 'batch', 'batches')}."
         return note
 
     # -- wall-clock time (setup.seconds_per_step or setup.samples_per_second) -------

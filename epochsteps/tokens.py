@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from .setup import MAX_DATASET_SIZE, SetupError, _int_in
+from .text import plural
 
 MAX_TOKENS = 10**15
 MAX_SEQ_LEN = 10**9
@@ -114,15 +115,16 @@ class TokenData:
     def notes(self) -> tuple[str, ...]:
         if self.packing:
             return (
-                f"Packing cuts the {self.total_tokens:,} tokens into {self.samples:,} samples of {self.seq_len:,} tokens"
-                f" and drops the remainder ({self.tokens_dropped:,} tokens) once, over the whole count. transformers'"
-                " run_clm.py drops it in every map batch of texts (group_texts, 1,000 texts by default), so a real run"
-                " can drop a little more.",
+                f"Packing cuts the {plural(self.total_tokens, 'token')} into {plural(self.samples, 'sample')} of"
+                f" {plural(self.seq_len, 'token')} and drops the remainder ({plural(self.tokens_dropped, 'token')}) once, over the"
+                " whole count. transformers' run_clm.py drops it in every map batch of texts (group_texts, 1,000 texts by"
+                " default), so a real run can drop a little more.",
             )
         return (
-            f"Without packing each of the {self.documents:,} documents is one sample, truncated or padded to"
-            f" {self.seq_len:,} tokens. Every document is taken to have the mean length ({self.tokens_per_document:,} tokens);"
-            " real lengths vary, so a real run truncates and pads more, and trains fewer real tokens, than this.",
+            f"Without packing each document is one sample ({plural(self.documents, 'document')}), truncated or padded to"
+            f" {plural(self.seq_len, 'token')}. Every document is taken to have the mean length"
+            f" ({plural(self.tokens_per_document, 'token')}); real lengths vary, so a real run truncates and pads more, and"
+            " trains fewer real tokens, than this.",
         )
 
     def to_dict(self) -> dict:

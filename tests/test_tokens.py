@@ -153,7 +153,7 @@ def test_token_budget_rounds_up_to_whole_steps(budget, steps):
     # effective batch 8 x 2 x 4 = 64 samples of 1,024 tokens: 65,536 tokens per optimizer step
     p = packed(1_000_003, 1024, budget, framework="hf", batch_size=8, devices=2, grad_accum=4)
     assert p.max_steps_for_token_budget == steps
-    assert f"takes {steps:,} optimizer steps" in " ".join(p.notes)
+    assert f"takes {steps:,} optimizer step{'s' if steps > 1 else ''}:" in " ".join(p.notes)
 
 
 def test_token_budget_counts_real_tokens_not_padding():
