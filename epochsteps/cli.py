@@ -14,7 +14,8 @@ import sys
 from .evaluation import parse_metrics
 from .plan import make_plan
 from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
-from .text import listing
+from .text import duration, fmt, listing
+from .tokens import TokenData
 
 MAX_LR_ENTRIES = 2_000_000
 
@@ -105,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_setup_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--framework", choices=FRAMEWORKS, default="pytorch")
-    p.add_argument("--dataset-size", type=_int, required=True)
+    p.add_argument(
+        "--dataset-size", type=_int, help="samples in the training data (required unless the data is given in tokens; if both, they must agree)"
+    )
     p.add_argument("--batch-size", type=_int, required=True)
     p.add_argument("--epochs", type=_float)
     p.add_argument("--max-steps", type=_int)
@@ -124,12 +127,72 @@ def add_setup_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES)
     p.add_argument("--lr", type=_float)
     p.add_argument("--warmup-steps", type=_float, default=0.0)
+    tokens = p.add_argument_group("data in tokens (language models); the samples are counted from these")
+    tokens.add_argument(
+        "--dataset-tokens", type=_int, metavar="N", help="tokens in the training data after tokenization (needs --packing); default: none"
+    )
+    tokens.add_argument(
+        "--documents", type=_int, metavar="D", help="documents in the training data (with --tokens-per-document); default: none"
+    )
+    tokens.add_argument(
+        "--tokens-per-document", type=_int, metavar="L",
+        help="mean tokens per document; every document is taken to have this length; default: none",
+    )
+    tokens.add_argument(
+        "--seq-len", type=_int, metavar="S", help="tokens per sample (block size, max_length); required with token data"
+    )
+    tokens.add_argument(
+        "--packing", action="store_true",
+        help="concatenate the texts and cut them into samples of --seq-len tokens, dropping the remainder once"
+        " (group_texts of transformers' run_clm.py); default off: one document per sample, truncated or padded to --seq-len",
+    )
+    tokens.add_argument(
+        "--token-budget", type=_int, metavar="T",
+        help="tokens to train: the plan gives max_steps_for_token_budget = ceil(T / real tokens of a full optimizer step),"
+        " the fewest optimizer steps that reach T; default: none",
+    )
+    clock = p.add_argument_group("wall-clock time (give one)")
+    clock.add_argument(
+        "--seconds-per-step", type=_float, metavar="X",
+        help="seconds one full optimizer step takes (its batches on all devices; a short batch takes proportionally less);"
+        " default: no times",
+    )
+    clock.add_argument(
+        "--samples-per-second", type=_float, metavar="X",
+        help="training samples all devices together run per second (like HF's train_samples_per_second); default: no times",
+    )
+
+
+TOKEN_FLAGS = ("dataset_tokens", "documents", "tokens_per_document", "seq_len", "packing", "token_budget")
+
+
+def tokens_from_args(args: argparse.Namespace) -> TokenData | None:
+    """The token data the flags give, or None when no token flag is given."""
+    given = [name for name in TOKEN_FLAGS if getattr(args, name) not in (None, False)]
+    if not given:
+        return None
+    if args.seq_len is None:
+        raise UsageError(f"--{given[0].replace('_', '-')} needs --seq-len (the tokens per sample)")
+    return TokenData(
+        seq_len=args.seq_len,
+        packing=args.packing,
+        dataset_tokens=args.dataset_tokens,
+        documents=args.documents,
+        tokens_per_document=args.tokens_per_document,
+        token_budget=args.token_budget,
+    )
 
 
 def setup_from_args(args: argparse.Namespace) -> Setup:
+    tokens = tokens_from_args(args)
+    dataset_size = args.dataset_size
+    if dataset_size is None:
+        if tokens is None:
+            raise UsageError("--dataset-size is required (or give the data in tokens: --seq-len with --dataset-tokens or --documents)")
+        dataset_size = tokens.samples
     return Setup(
         framework=args.framework,
-        dataset_size=args.dataset_size,
+        dataset_size=dataset_size,
         batch_size=args.batch_size,
         epochs=args.epochs,
         max_steps=args.max_steps,
@@ -148,6 +211,9 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
         lr_schedule=args.lr_schedule,
         lr=args.lr,
         warmup_steps=args.warmup_steps,
+        tokens=tokens,
+        seconds_per_step=args.seconds_per_step,
+        samples_per_second=args.samples_per_second,
     )
 
 
@@ -169,8 +235,36 @@ def summary(plan) -> str:
             f"early stopping {verdict}: training ends at step {es.stop_global_step:,} in epoch {es.stop_epoch:,}"
             f" after {es.evaluations_done:,} evaluations; best evaluation #{es.best_eval_index}"
         )
+    lines += token_lines(plan) + time_lines(plan)
     lines += [f"note: {n}" for n in plan.notes]
     return "\n".join(lines)
+
+
+def token_lines(plan) -> list[str]:
+    t = plan.setup.tokens
+    if t is None:
+        return []
+    data = f"{fmt(t.total_tokens)}" if t.dataset_tokens is not None else f"{fmt(t.documents)} documents x {fmt(t.tokens_per_document)} = {fmt(t.total_tokens)}"
+    how = "packed" if t.packing else "one document per sample"
+    lines = [
+        f"tokens: {data} -> {fmt(t.samples)} samples of {fmt(t.seq_len)} ({how}); dropped: {fmt(t.tokens_dropped)}; padding: {fmt(t.tokens_padded)}",
+        f"tokens per optimizer step: {fmt(plan.tokens_per_optimizer_step)}; tokens trained: {fmt(plan.tokens_trained)}",
+    ]
+    if t.token_budget is not None:
+        lines.append(f"token budget {fmt(t.token_budget)}: max_steps {fmt(plan.max_steps_for_token_budget)}")
+    return lines
+
+
+def time_lines(plan) -> list[str]:
+    if not plan.setup.timed:
+        return []
+    lines = [
+        f"time per epoch: {listing(plan.seconds_per_epoch.tolist(), form=duration)}; training time: {duration(plan.seconds_total)}",
+        f"evaluations at: {listing(plan.eval_seconds.tolist(), form=duration)}",
+    ]
+    if plan.stop_seconds is not None:
+        lines.append(f"early stop at: {duration(plan.stop_seconds)}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from .charts import META
 from .conventions import CONVENTIONS
 from .plan import Plan
 from .setup import Setup, SetupError
-from .text import fmt, plural
+from .text import duration, fmt, listing, plural
 
 PNG_SCALE = 2  # crisp on a projector and in a PDF handout
 EXPORT_WIDTH = 720  # px for charts the page sizes to its column ("container"); a 16:9 slide's content width
@@ -162,11 +162,16 @@ def epoch_table(plan: Plan, max_rows: int | None = None) -> pd.DataFrame:
         "completed": plan.completed,
         "evaluations": evals,
     }
+    if plan.setup.tokens is not None:
+        per_epoch["tokens_trained"] = plan.tokens_per_epoch
+    if plan.setup.timed:
+        per_epoch["seconds"] = plan.seconds_per_epoch
     first_step = np.where(plan.steps > 0, plan.epoch_start_global_steps + 1, 0)
     last_step = np.where(plan.steps > 0, plan.epoch_end_global_steps, 0)
+    ends_at = {"end_seconds": plan.epoch_end_seconds} if plan.setup.timed else {}
     if max_rows is None or n <= max_rows:
         return pd.DataFrame(
-            {"epoch": np.arange(1, n + 1), **per_epoch, "first_global_step": first_step, "last_global_step": last_step}
+            {"epoch": np.arange(1, n + 1), **per_epoch, "first_global_step": first_step, "last_global_step": last_step, **ends_at}
         )
     keys = [plan.batches, sizes, plan.steps, plan.samples_per_epoch, plan.dropped_per_epoch, plan.completed, evals]
     change = np.zeros(n, dtype=bool)
@@ -183,6 +188,7 @@ def epoch_table(plan: Plan, max_rows: int | None = None) -> pd.DataFrame:
             **{name: values[starts] for name, values in per_epoch.items()},
             "first_global_step": first_step[starts],
             "last_global_step": last_step[ends],
+            **{name: values[ends] for name, values in ends_at.items()},
         }
     )
 
@@ -244,6 +250,11 @@ def cli_flags(setup: Setup) -> list[str]:
         value = getattr(setup, f.name)
         if f.name == "mode" or value == f.default or (f.name == "metrics" and not value):
             continue
+        if f.name == "dataset_size" and setup.tokens is not None:
+            continue  # the CLI counts it from the tokens
+        if f.name == "tokens":
+            out += _token_flags(value)
+            continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
             out.append(flag)
@@ -253,6 +264,17 @@ def cli_flags(setup: Setup) -> list[str]:
             out += [flag, ",".join(map(repr, value))]
         else:
             out += [flag, repr(value) if isinstance(value, float) else str(value)]  # repr keeps 1.0 a float (Lightning)
+    return out
+
+
+def _token_flags(tokens) -> list[str]:
+    out = []
+    for name, value in tokens.to_dict().items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        elif value is not None and value is not False:
+            out += [flag, str(value)]
     return out
 
 
@@ -284,6 +306,7 @@ def summary_markdown(plan: Plan, files: list[str] | None = None) -> str:
     ]
     if s.max_steps is not None:
         rows.append(("max_steps", fmt(s.max_steps)))
+    rows += _token_rows(plan) + _time_rows(plan)
     es = plan.early_stop
     if es is not None:
         if es.stopped:
@@ -293,6 +316,8 @@ def summary_markdown(plan: Plan, files: list[str] | None = None) -> str:
         else:
             text = f"does not fire (patience {fmt(s.patience)}); training ends at step {fmt(es.stop_global_step)}"
         rows.append(("Early stopping", text))
+    if s.timed and plan.stop_seconds is not None:
+        rows.append(("Early stop at", duration(plan.stop_seconds)))
     lines = [
         "# Epochs vs steps: the numbers",
         "",
@@ -307,6 +332,42 @@ def summary_markdown(plan: Plan, files: list[str] | None = None) -> str:
     if s.mode == "min" and len(s.metrics) <= 20:  # the CLI has no --mode; long metric lists live in setup.json
         lines += ["", "Reproduce:", "", "```bash", "python -m epochsteps plan " + " ".join(cli_flags(s)), "```"]
     return "\n".join(lines) + "\n"
+
+
+def _token_rows(plan: Plan) -> list[tuple[str, str]]:
+    t = plan.setup.tokens
+    if t is None:
+        return []
+    if t.dataset_tokens is not None:
+        data = f"{fmt(t.total_tokens)} tokens"
+    else:
+        data = f"{fmt(t.documents)} documents x {fmt(t.tokens_per_document)} tokens = {fmt(t.total_tokens)} tokens"
+    how = "packed into" if t.packing else "one document per sample:"
+    rows = [
+        ("Data in tokens", f"{data}, {how} {fmt(t.samples)} samples of {fmt(t.seq_len)} tokens"),
+        ("Tokens dropped / padding", f"{fmt(t.tokens_dropped)} / {fmt(t.tokens_padded)}"),
+        ("Tokens per optimizer step", fmt(plan.tokens_per_optimizer_step)),
+        ("Tokens trained", fmt(plan.tokens_trained)),
+    ]
+    if t.token_budget is not None:
+        rows.append(("Token budget", f"{fmt(t.token_budget)} tokens: max_steps {fmt(plan.max_steps_for_token_budget)}"))
+    return rows
+
+
+def _time_rows(plan: Plan) -> list[tuple[str, str]]:
+    s = plan.setup
+    if not s.timed:
+        return []
+    given = f"{fmt(s.seconds_per_step)} s per optimizer step" if s.seconds_per_step is not None else f"{fmt(s.samples_per_second)} samples per second"
+    per_epoch = plan.seconds_per_epoch
+    if len(per_epoch) and (per_epoch == per_epoch[0]).all():
+        epoch_time = duration(per_epoch[0])
+    else:
+        epoch_time = listing(per_epoch.tolist(), form=duration)
+    rows = [("Throughput", given), ("Time per epoch", epoch_time), ("Training time", duration(plan.seconds_total))]
+    if len(plan.evaluations):
+        rows.append(("Evaluations at", listing(plan.eval_seconds.tolist(), form=duration)))
+    return rows
 
 
 # -- everything into a directory ---------------------------------------------------

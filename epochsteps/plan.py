@@ -3,6 +3,14 @@
 `make_plan(setup)` asks the framework's module for its schedule, replays early stopping
 on the metric values (`evaluation.replay`), cuts the run where it stops, and counts the
 samples. It costs O(epochs + evaluations); anything per step is computed on demand.
+
+With token data (`setup.tokens`) the plan counts tokens too; with a throughput
+(`setup.seconds_per_step` or `setup.samples_per_second`) it gives wall-clock times.
+Time model: training time is the time of the batches run, all devices in parallel, and it
+is proportional to the samples they hold (padding duplicates included). A full batch on
+every device takes batch x devices / samples_per_second, or seconds_per_step / grad_accum
+(so a full optimizer step takes seconds_per_step); a short last batch takes proportionally
+less. Evaluation, checkpointing and anything else between batches take no time.
 """
 
 from __future__ import annotations
@@ -15,6 +23,13 @@ import numpy as np
 from .conventions import CONVENTIONS, Events, Schedule
 from .evaluation import EarlyStop, replay
 from .setup import Setup
+from .text import fmt, plural
+from .tokens import steps_for_tokens
+
+TIME_NOTE = (
+    "Times count the training batches only, each taking time in proportion to its samples:"
+    " evaluation, checkpointing and data loading between batches are not modelled."
+)
 
 
 @dataclass(frozen=True)
@@ -121,9 +136,144 @@ class Plan:
 
     @property
     def notes(self) -> tuple[str, ...]:
+        notes = list(self.schedule.notes)
         if self.setup.lr_schedule == "constant" and self.setup.warmup_steps:
-            return (*self.schedule.notes, "The constant schedule has no warmup: warmup_steps is ignored, as the frameworks do.")
-        return self.schedule.notes
+            notes.append("The constant schedule has no warmup: warmup_steps is ignored, as the frameworks do.")
+        if self.setup.tokens is not None:
+            notes += self.setup.tokens.notes
+            if self.max_steps_for_token_budget is not None:
+                notes.append(self._budget_note())
+        if self.setup.timed:
+            notes.append(TIME_NOTE)
+        return tuple(notes)
+
+    # -- tokens (setup.tokens) ------------------------------------------------------
+    def _tokens(self):
+        if self.setup.tokens is None:
+            raise ValueError("the setup has no token data")
+        return self.setup.tokens
+
+    @property
+    def tokens_per_optimizer_step(self) -> int:
+        """Token positions in one full optimizer step: effective batch x seq_len (padding included)."""
+        return self.effective_batch_size * self._tokens().seq_len
+
+    @property
+    def real_tokens_per_optimizer_step(self) -> int:
+        """Real (not padding) tokens in one full optimizer step: effective batch x real tokens per sample."""
+        return self.effective_batch_size * self._tokens().tokens_per_sample
+
+    @cached_property
+    def tokens_per_epoch(self) -> np.ndarray:
+        """Real tokens trained in each epoch, all devices together (padding duplicates included)."""
+        return self.samples_per_epoch * self._tokens().tokens_per_sample
+
+    @property
+    def tokens_trained(self) -> int:
+        """Real tokens in every sample run over the run: samples_seen x real tokens per sample."""
+        return self.samples_seen * self._tokens().tokens_per_sample
+
+    @property
+    def max_steps_for_token_budget(self) -> int | None:
+        """The max_steps that trains the token budget: ceil(budget / real tokens per optimizer step),
+        the fewest full optimizer steps whose real tokens reach the budget (None without a budget).
+
+        Every step counts as a full effective batch; where steps are short (a partial last batch,
+        a leftover accumulation window) a run with this max_steps trains a little less."""
+        budget = self._tokens().token_budget
+        return None if budget is None else steps_for_tokens(budget, self.real_tokens_per_optimizer_step)
+
+    def _budget_note(self) -> str:
+        t = self._tokens()
+        k = self.max_steps_for_token_budget
+        note = (
+            f"A budget of {plural(t.token_budget, 'token')} takes {plural(k, 'optimizer step')}: the budget divided by the"
+            f" {fmt(self.real_tokens_per_optimizer_step)} real tokens of a full step (effective batch {fmt(self.effective_batch_size)}"
+            f" x {plural(t.tokens_per_sample, 'token')} per sample), rounded up."
+        )
+        convention = CONVENTIONS[self.setup.framework]
+        if "max_steps" not in convention.owns:
+            note += f" {convention.title} has no max_steps: that is {plural(k * self.setup.grad_accum, 'batch', 'batches')}."
+        return note
+
+    # -- wall-clock time (setup.seconds_per_step or setup.samples_per_second) -------
+    def seconds_for(self, samples) -> np.ndarray:
+        """Training time of `samples` samples run by all devices together."""
+        s = self.setup
+        n = np.asarray(samples, dtype=np.float64)
+        if s.seconds_per_step is not None:
+            return n * s.seconds_per_step / self.effective_batch_size
+        if s.samples_per_second is not None:
+            return n / s.samples_per_second
+        raise ValueError("no throughput: set seconds_per_step or samples_per_second")
+
+    def samples_at(self, epoch, batches_done) -> np.ndarray:
+        """Samples all devices have run when `batches_done` batches of `epoch` (0-based) are done."""
+        e = np.asarray(epoch, dtype=np.int64)
+        done = np.asarray(batches_done, dtype=np.int64)
+        if not self.epochs_started:
+            return np.zeros(np.broadcast(e, done).shape, dtype=np.int64)
+        s = self.schedule
+        before = np.concatenate(([0], np.cumsum(self.samples_per_epoch)))[e]
+        short = np.where(self._natural_end[e] & (done == self.batches[e]), s.batch_size - s.last_batch_size, 0)
+        return before + (done * s.batch_size - short) * s.devices
+
+    def seconds_at(self, epoch, batches_done) -> np.ndarray:
+        """The moment (seconds from the start) when `batches_done` batches of `epoch` are done:
+        for any event with an epoch and batches_done (evaluations, checkpoints)."""
+        return self.seconds_for(self.samples_at(epoch, batches_done))
+
+    def _step_position(self, global_step) -> tuple[np.ndarray, np.ndarray]:
+        """(epoch, batches done in it) right after optimizer step `global_step` (0: the start).
+        Steps past the end map to the end of the run."""
+        g = np.asarray(global_step, dtype=np.int64)
+        if not self.epochs_started:
+            return np.zeros(g.shape, dtype=np.int64), np.zeros(g.shape, dtype=np.int64)
+        e = np.minimum(np.searchsorted(self.epoch_end_global_steps, g, side="left"), self.epochs_started - 1)
+        a = self.schedule.grad_accum
+        if self.schedule.windows_cross_epochs:
+            done = g * a - np.concatenate(([0], np.cumsum(self.batches)))[e]
+        else:
+            done = (g - self.epoch_start_global_steps[e]) * a
+        return e, np.clip(done, 0, self.batches[e])
+
+    def samples_at_step(self, global_step) -> np.ndarray:
+        """Samples all devices have run when optimizer step `global_step` is made."""
+        return self.samples_at(*self._step_position(global_step))
+
+    def tokens_at_step(self, global_step) -> np.ndarray:
+        """Real tokens trained when optimizer step `global_step` is made."""
+        return self.samples_at_step(global_step) * self._tokens().tokens_per_sample
+
+    def seconds_at_step(self, global_step) -> np.ndarray:
+        """The moment (seconds from the start) optimizer step `global_step` is made: a time axis
+        for the timeline, the moment of a checkpoint saved at a step."""
+        return self.seconds_for(self.samples_at_step(global_step))
+
+    @cached_property
+    def seconds_per_epoch(self) -> np.ndarray:
+        """Training time of each epoch that started."""
+        return self.seconds_for(self.samples_per_epoch)
+
+    @cached_property
+    def epoch_end_seconds(self) -> np.ndarray:
+        """The moment each epoch ends."""
+        return self.seconds_for(np.cumsum(self.samples_per_epoch))
+
+    @property
+    def seconds_total(self) -> float:
+        return float(self.seconds_for(self.samples_seen))
+
+    @cached_property
+    def eval_seconds(self) -> np.ndarray:
+        """The moment of each evaluation."""
+        ev = self.evaluations
+        return self.seconds_at(ev.epoch, ev.batches_done)
+
+    @property
+    def stop_seconds(self) -> float | None:
+        """The moment early stopping ends the run; None when it does not fire."""
+        return self.seconds_total if self.early_stop is not None and self.early_stop.stopped else None
 
     # -- per step, on demand -----------------------------------------------------
     def epoch_at(self, global_step) -> np.ndarray:
@@ -167,6 +317,23 @@ class Plan:
             "early_stop": None if self.early_stop is None else self.early_stop.to_dict(),
             "notes": list(self.notes),
         }
+        if self.setup.tokens is not None:
+            t = self.setup.tokens
+            out.update(
+                samples_from_tokens=t.samples,
+                tokens_per_optimizer_step=self.tokens_per_optimizer_step,
+                tokens_trained=self.tokens_trained,
+                tokens_dropped=t.tokens_dropped,
+                tokens_padded=t.tokens_padded,
+                max_steps_for_token_budget=self.max_steps_for_token_budget,
+            )
+        if self.setup.timed:
+            out.update(
+                seconds_per_epoch=self.seconds_per_epoch.tolist(),
+                seconds_total=self.seconds_total,
+                eval_seconds=self.eval_seconds.tolist(),
+                stop_seconds=self.stop_seconds,
+            )
         if include_lr and self.setup.lr_schedule is not None:
             updates = np.arange(1, self.total_optimizer_steps + 1)
             out["lr_per_step"] = [float(v) for v in self.lr_at(updates)]

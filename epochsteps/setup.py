@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .tokens import TokenData
 
 FRAMEWORKS = ("pytorch", "pytorch-flush", "hf", "lightning", "keras")
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
@@ -21,6 +24,8 @@ MAX_STEPS = 10**15
 MAX_GRAD_ACCUM = 10**6
 MAX_DEVICES = 10**5
 MAX_METRICS = 100_000
+MAX_SECONDS_PER_STEP = 10**7
+MAX_SAMPLES_PER_SECOND = 10**12
 
 Framework = Literal["pytorch", "pytorch-flush", "hf", "lightning", "keras"]
 
@@ -89,6 +94,11 @@ class Setup:
     lr_schedule: str | None = None
     lr: float | None = None
     warmup_steps: float = 0.0
+    # language-model data in tokens (None: the data is given in samples); dataset_size is its sample count
+    tokens: TokenData | None = None
+    # throughput for wall-clock time (None: not planned); at most one of the two
+    seconds_per_step: float | None = None
+    samples_per_second: float | None = None
 
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:
@@ -145,6 +155,44 @@ class Setup:
                 raise SetupError("lr", self.lr, "the learning rate is planned only with an lr_schedule: set one (constant keeps it fixed)")
             if self.warmup_steps:
                 raise SetupError("warmup_steps", self.warmup_steps, "warmup is planned only with an lr_schedule: set one")
+        if self.tokens is not None:
+            from .tokens import TokenData
+
+            if not isinstance(self.tokens, TokenData):
+                raise SetupError("tokens", type(self.tokens).__name__, "must be a TokenData")
+            if self.dataset_size != self.tokens.samples:
+                raise SetupError(
+                    "dataset_size",
+                    self.dataset_size,
+                    f"the tokens make {self.tokens.samples:,} samples of {self.tokens.seq_len:,} tokens; dataset_size must"
+                    " be that count (Setup.from_tokens sets it)",
+                )
+        if self.seconds_per_step is not None:
+            _finite("seconds_per_step", self.seconds_per_step, 0, MAX_SECONDS_PER_STEP, open_low=True)
+        if self.samples_per_second is not None:
+            _finite("samples_per_second", self.samples_per_second, 0, MAX_SAMPLES_PER_SECOND, open_low=True)
+            if self.seconds_per_step is not None:
+                raise SetupError("samples_per_second", self.samples_per_second, "give seconds_per_step or samples_per_second, not both")
+
+    @classmethod
+    def from_tokens(cls, tokens: TokenData, **values: object) -> Setup:
+        """A setup whose dataset is `tokens`: dataset_size is the samples they make."""
+        from .tokens import TokenData
+
+        if not isinstance(tokens, TokenData):
+            raise SetupError("tokens", type(tokens).__name__, "must be a TokenData")
+        return cls(**{"dataset_size": tokens.samples, **values, "tokens": tokens})
+
+    def with_tokens(self, tokens: TokenData | None) -> Setup:
+        """This setup on other token data (None: back to samples), dataset_size following it."""
+        if tokens is None:
+            return self.replace(tokens=None)
+        return self.replace(tokens=tokens, dataset_size=tokens.samples)
+
+    @property
+    def timed(self) -> bool:
+        """A throughput is given, so the plan has wall-clock times."""
+        return self.seconds_per_step is not None or self.samples_per_second is not None
 
     @property
     def effective_batch_size(self) -> int:
@@ -158,6 +206,8 @@ class Setup:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "tokens" and value is not None:
+                value = value.to_dict()
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -174,6 +224,11 @@ class Setup:
         for name in ("metrics", "validation_freq"):
             if isinstance(values.get(name), list):
                 values[name] = tuple(values[name])
+        if values.get("tokens") is not None:
+            from .tokens import TokenData
+
+            values["tokens"] = TokenData.from_dict(values["tokens"])
+            values.setdefault("dataset_size", values["tokens"].samples)
         for name in ("dataset_size", "batch_size"):
             if name not in values:
                 raise SetupError(name, None, "is required")

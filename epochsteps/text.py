@@ -59,10 +59,11 @@ def ordinal(n: int) -> str:
     return f"{fmt(n)}{suffix}"
 
 
-def listing(values, keep: int = 8) -> str:
-    """A list of counts as '[1, 2, 3, ...] (40)', its length given once it is shortened."""
+def listing(values, keep: int = 8, form=fmt) -> str:
+    """A list of counts as '[1, 2, 3, ...] (40)', its length given once it is shortened;
+    `form` writes each value (`duration` for times)."""
     values = list(values)
-    text = ", ".join(fmt(v) for v in values[:keep])
+    text = ", ".join(form(v) for v in values[:keep])
     return f"[{text}, ...] ({fmt(len(values))})" if len(values) > keep else f"[{text}]"
 
 
@@ -98,3 +99,27 @@ def tex_ceil(a: float | int, b: float | int) -> str:
 def tex_floor(a: float | int, b: float | int) -> str:
     """LaTeX for floor(a / b)."""
     return rf"\left\lfloor \frac{{{tex(a)}}}{{{tex(b)}}} \right\rfloor"
+
+
+_UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
+
+
+def duration(seconds: float) -> str:
+    """A time span to read: '42.5 s', '12 min 5 s', '5 h 3 min', '3 d 4 h'.
+
+    Under a minute, three significant digits; from a minute, the two largest units with
+    the smaller one rounded (59.7 s reads '1 min', never '60 s')."""
+    x = float(seconds)
+    if not x >= 0 or x == float("inf"):
+        raise ValueError(f"not a duration: {seconds!r}")
+    for (big, big_size), (small, small_size) in zip(_UNITS, _UNITS[1:], strict=False):
+        whole = round(x / small_size)  # in the smaller unit
+        ratio = big_size // small_size
+        if whole >= ratio:
+            n, rest = divmod(whole, ratio)
+            return f"{fmt(n)} {big}" + (f" {fmt(rest)} {small}" if rest else "")
+    if x == 0:
+        return "0 s"
+    if x < 0.001:
+        return "under 1 ms"
+    return f"{fmt(float(f'{x:.3g}'))} s"

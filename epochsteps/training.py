@@ -579,6 +579,11 @@ def train(
         setup = setup.replace(mode="min")
         notes.append("The lab monitors the validation loss, so early stopping uses mode 'min'.")
     setup = setup.replace(metrics=())
+    if setup.tokens is not None or setup.timed:
+        # the lab trains samples: tokens only fixed dataset_size, and it measures its own time
+        if setup.tokens is not None:
+            notes.append(f"The lab trains on samples: the tokens make {setup.dataset_size:,} samples; it counts no tokens.")
+        setup = setup.replace(tokens=None, seconds_per_step=None, samples_per_second=None)
     run_setup, downsized = fit_to_budget(setup)
     plan0 = _plan0(run_setup)
     task = make_task(run_setup.dataset_size, seed)
