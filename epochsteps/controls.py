@@ -21,6 +21,7 @@ from .evaluation import illustrative_curve, parse_metrics
 from .plan import Plan, make_plan
 from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
 from .text import echo, fmt, plural
+from .tokens import TokenData
 
 MAX_TEXT = 20_000  # pasted metric values carried in the URL
 
@@ -45,6 +46,7 @@ BATCH_STOPS = tuple(sorted({2**k for k in range(21)} | {10, 100}))
 
 
 EPOCH_STOPS = _log_stops(10**4, (1, 2, 3, 5))
+TOKEN_STOPS = _log_stops(10**13)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,15 @@ CONTROLS: dict[str, Control] = {
         Control("dataset_size", "int", 10_000, 1, 10**9, stops=DATASET_STOPS, label="Dataset size (samples)"),
         Control("batch_size", "int", 100, 1, 10**9, stops=BATCH_STOPS, label="Batch size (per device)"),
         Control("epochs", "int", 10, 1, 10**4, stops=EPOCH_STOPS, label="Epochs"),
+        Control("data_unit", "choice", "samples", allowed=("samples", "tokens"), label="Dataset given in"),
+        Control("dataset_tokens", "int", 100_000_000, 1, 10**13, stops=TOKEN_STOPS, label="Dataset size (tokens)"),
+        Control("documents", "int", 100_000, 1, 10**9, stops=DATASET_STOPS, label="Documents"),
+        Control("tokens_per_document", "int", 512, 1, 10**9, label="Tokens per document (mean)"),
+        Control("seq_len", "int", 1024, 1, 10**6, label="Sequence length (tokens per sample)"),
+        Control("packing", "bool", True, label="Packing: concatenate the texts and cut them into sequences"),
+        Control("token_budget", "int", None, 1, 10**15, optional=True, label="Token budget (tokens to train)"),
+        Control("seconds_per_step", "float", None, 0, 10**6, optional=True, label="Seconds per optimizer step"),
+        Control("samples_per_second", "float", None, 0, 10**9, optional=True, label="Samples per second (all devices)"),
         Control("framework", "choice", "pytorch", allowed=FRAMEWORKS, label="Framework convention"),
         Control("drop_last", "bool", False, label="drop_last"),
         Control("grad_accum", "int", 1, 1, 10**5, label="Gradient accumulation steps"),
@@ -143,6 +154,15 @@ def applies(key: str, values: Mapping[str, Any]) -> bool:
     """Whether a control means anything for these values (else the page hides it and the URL omits it)."""
     if key in FRAMEWORK_KNOBS and key not in _convention(values).owns:
         return False
+    tokens = values.get("data_unit", "samples") == "tokens"
+    if key == "dataset_size":
+        return not tokens
+    if key in ("seq_len", "packing", "token_budget"):
+        return tokens
+    if key == "dataset_tokens":
+        return tokens and bool(values.get("packing", True))
+    if key in ("documents", "tokens_per_document"):
+        return tokens and not values.get("packing", True)
     if key in ("lr", "warmup_steps"):
         return values.get("lr_schedule", "none") != "none"
     if key in ("patience", "min_delta", "metric_source"):
@@ -158,6 +178,8 @@ def applies(key: str, values: Mapping[str, Any]) -> bool:
 def why_not(key: str, values: Mapping[str, Any]) -> str:
     if key in FRAMEWORK_KNOBS and key not in _convention(values).owns:
         return f"framework={values.get('framework')} has no such argument"
+    if key in ("dataset_size", "dataset_tokens", "documents", "tokens_per_document", "seq_len", "packing", "token_budget"):
+        return "it belongs to the other data_unit (samples or tokens) or packing setting"
     if key in ("lr", "warmup_steps"):
         return "it needs an lr_schedule"
     if key in ("patience", "min_delta", "metric_source"):
@@ -175,7 +197,12 @@ def matching_preset(values: Mapping[str, Any]) -> str | None:
     return None
 
 
-LINKED = ("dataset_size", "batch_size", "epochs")  # slider + exact box
+LINKED = ("dataset_size", "dataset_tokens", "documents", "batch_size", "epochs")  # slider + exact box
+
+
+def linked(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The sliders these values show: the dataset in samples, in tokens, or in documents."""
+    return tuple(key for key in LINKED if applies(key, values))
 
 
 def nearest_stop(key: str, value: int) -> int:
@@ -195,6 +222,13 @@ def check_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if every is not None and applies("eval_every_steps", out) and every <= 0:
         notices.append(f"eval_every_steps={fmt(every)} must be above 0: evaluation turned off")
         out["eval_every_steps"] = None
+    if out["seconds_per_step"] is not None and out["samples_per_second"] is not None:
+        notices.append("seconds_per_step and samples_per_second are two ways to give the same throughput: using seconds_per_step")
+        out["samples_per_second"] = None
+    for key in ("seconds_per_step", "samples_per_second"):
+        if out[key] is not None and out[key] <= 0:
+            notices.append(f"{key}={fmt(out[key])} must be above 0: left out")
+            out[key] = None
     CONVENTIONS[out["framework"]].fix_values(out, notices)
     return out, notices
 
@@ -230,6 +264,8 @@ def _setup_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     v = values
     kw: dict[str, Any] = {
         "dataset_size": int(v["dataset_size"]),
+        "seconds_per_step": v["seconds_per_step"],
+        "samples_per_second": v["samples_per_second"],
         "batch_size": int(v["batch_size"]),
         "epochs": int(v["epochs"]),
         "framework": v["framework"],
@@ -247,6 +283,11 @@ def _setup_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     if v["early_stopping"]:
         kw["patience"] = int(v["patience"])
         kw["min_delta"] = float(v["min_delta"])
+    if v["data_unit"] == "tokens":
+        data = {"dataset_tokens": int(v["dataset_tokens"])} if v["packing"] else {
+            "documents": int(v["documents"]), "tokens_per_document": int(v["tokens_per_document"])}  # fmt: skip
+        kw["tokens"] = TokenData(int(v["seq_len"]), bool(v["packing"]), token_budget=v["token_budget"], **data)
+        kw["dataset_size"] = kw["tokens"].samples
     return kw
 
 

@@ -22,7 +22,7 @@ from .conventions import convention as named
 from .conventions.convention import UNIVERSAL
 from .plan import Plan, make_plan
 from .setup import FRAMEWORKS, MAX_BATCH_SIZE, Setup, SetupError
-from .text import fmt, ordinal, plural, tex
+from .text import duration, fmt, ordinal, plural, tex
 
 GLOSSARY: dict[str, str] = {
     "epoch": "One pass over the training data (each device's shard of it). With max_steps or a fractional epoch count the last epoch can stop part way.",
@@ -174,7 +174,44 @@ def metric_cards(plan: Plan) -> list[Card]:
         cards.append(Card("Size of the last batch", "none", "There is no batch: a device's data is smaller than one batch with drop_last on."))
     else:
         cards.append(Card("Size of the last batch", fmt(sched.last_batch_size), c.last_batch_help(plan)))
+    return cards + token_cards(plan) + time_cards(plan)
+
+
+def token_cards(plan: Plan) -> list[Card]:
+    """Tokens per step, trained, dropped or padded, and the max_steps for a budget (with token data)."""
+    t = plan.setup.tokens
+    if t is None:
+        return []
+    per_step = f"Effective batch {fmt(plan.effective_batch_size)} x sequence length {fmt(t.seq_len)}"
+    if t.tokens_per_sample < t.seq_len:
+        per_step += f"; {fmt(plan.real_tokens_per_optimizer_step)} of them real, the rest padding"
+    cards = [
+        Card("Tokens per optimizer step", fmt(plan.tokens_per_optimizer_step), per_step + "."),
+        Card("Tokens trained", fmt(plan.tokens_trained), f"Real tokens in the {plural(plan.samples_seen, 'sample')} the run sees, all devices together."),
+    ]
+    if t.packing:
+        cards.append(Card("Tokens dropped", fmt(t.tokens_dropped), f"The tail of the token stream that fills no whole sequence of {fmt(t.seq_len)}."))
+    else:
+        cards.append(Card("Tokens padded / cut", f"{fmt(t.tokens_padded)} / {fmt(t.tokens_dropped)}",
+                          f"Each document of {plural(t.tokens_per_document, 'token')} is padded or truncated to {fmt(t.seq_len)}."))  # fmt: skip
+    if t.token_budget is not None:
+        cards.append(Card("max_steps for the token budget", fmt(plan.max_steps_for_token_budget), plan._budget_note()))
     return cards
+
+
+def time_cards(plan: Plan) -> list[Card]:
+    """The time of an epoch and of the run (with a throughput)."""
+    s = plan.setup
+    if not s.timed or not plan.epochs_started:
+        return []
+    rate = f"{fmt(s.seconds_per_step)} s per optimizer step" if s.seconds_per_step is not None else f"{fmt(s.samples_per_second)} samples per second"
+    per_epoch = plan.seconds_per_epoch[plan.completed] if plan.completed.any() else plan.seconds_per_epoch
+    lo, hi = float(per_epoch.min()), float(per_epoch.max())
+    value = duration(lo) if duration(lo) == duration(hi) else f"{duration(lo)} to {duration(hi)}"
+    return [
+        Card("Time per epoch", value, f"At {rate}; training only (evaluations and checkpoints take no time here)."),
+        Card("Training time", duration(plan.seconds_total), f"All {plural(plan.total_optimizer_steps, 'optimizer step')} at {rate}."),
+    ]
 
 
 # -- takeaways ---------------------------------------------------------------------------
@@ -254,7 +291,8 @@ def takeaways(plan: Plan) -> list[str]:
     out = []
     per_pass = sched.batches_per_pass
     planned_epochs = _planned_epochs(plan)
-    run = f"{plural(round(planned_epochs, 2), 'epoch')} make {plural(plan.planned_optimizer_steps, 'optimizer step')}."
+    verb = "makes" if round(planned_epochs, 2) == 1 else "make"
+    run = f"{plural(round(planned_epochs, 2), 'epoch')} {verb} {plural(plan.planned_optimizer_steps, 'optimizer step')}."
     if L and per_pass != L:
         out.append(
             f"{plural(s.dataset_size, 'sample')} in batches of {fmt(s.batch_size)} make {plural(per_pass, 'batch', 'batches')} per pass over the data; "
@@ -298,6 +336,7 @@ def takeaways(plan: Plan) -> list[str]:
             out.append(leftover)
 
     out += _length_sentences(plan, c)
+    out += _token_sentences(plan) + _time_sentences(plan)
     cadence = _cadence_sentence(plan)
     if cadence:
         out.append(cadence)
@@ -333,6 +372,31 @@ def _length_sentences(plan: Plan, c: Convention) -> list[str]:
             f"{plural(int(plan.schedule.steps[-1]), 'step')}, at {plural(position, 'epoch')}."
         ]
     return []
+
+
+def _token_sentences(plan: Plan) -> list[str]:
+    t = plan.setup.tokens
+    if t is None:
+        return []
+    if t.packing:
+        made = (f"{plural(t.total_tokens, 'token')} packed into sequences of {fmt(t.seq_len)} make {plural(t.samples, 'sample')}"
+                + (f"; the last {plural(t.tokens_dropped, 'token')} fill no whole sequence and are dropped" if t.tokens_dropped else ""))  # fmt: skip
+    else:
+        made = f"{plural(t.documents, 'document')} of {plural(t.tokens_per_document, 'token')} make {plural(t.samples, 'sample')}, one each"
+    out = [f"{made}. One optimizer step trains {plural(plan.tokens_per_optimizer_step, 'token')}; the run trains {plural(plan.tokens_trained, 'real token')}."]
+    return out + list(t.notes)
+
+
+def _time_sentences(plan: Plan) -> list[str]:
+    s = plan.setup
+    if not s.timed or not plan.epochs_started:
+        return []
+    text = f"Training takes {duration(plan.seconds_total)}"
+    if len(plan.evaluations):
+        text += f"; the first evaluation comes after {duration(float(plan.eval_seconds[0]))}"
+    if plan.stop_seconds is not None and plan.early_stop is not None and plan.early_stop.stopped:
+        text += f", and early stopping ends the run after {duration(plan.stop_seconds)}"
+    return [text + " (evaluation and checkpoint time not included)."]
 
 
 def _early_stop_sentences(plan: Plan, c: Convention) -> list[str]:
@@ -571,6 +635,8 @@ TRANSLATOR_COLUMNS = (
     "samples seen",
     "samples dropped",
     "early stop",
+    "tokens trained",  # with token data
+    "training time",  # with a throughput
     "note",
 )
 _COMPARED = TRANSLATOR_COLUMNS[1:-1]
@@ -613,12 +679,15 @@ def translator(setup: Setup) -> pd.DataFrame:
                 "samples seen": fmt(p.samples_seen),
                 "samples dropped": fmt(p.samples_dropped),
                 "early stop": _early_cell(p),
+                "tokens trained": fmt(p.tokens_trained) if setup.tokens is not None else "",
+                "training time": duration(p.seconds_total) if setup.timed and p.epochs_started else "",
                 "note": _note_text(t.texts),
             }
         rows.append(row)
-    df = pd.DataFrame(rows, columns=list(TRANSLATOR_COLUMNS), index=list(FRAMEWORKS))
+    columns = [c for c in TRANSLATOR_COLUMNS if not (c == "tokens trained" and setup.tokens is None) and not (c == "training time" and not setup.timed)]
+    df = pd.DataFrame(rows, columns=columns, index=list(FRAMEWORKS))
     ok = df[df["total steps"] != "—"]
-    df.attrs["differs"] = [col for col in _COMPARED if ok[col].nunique() > 1]
+    df.attrs["differs"] = [col for col in _COMPARED if col in df.columns and ok[col].nunique() > 1]
     return df
 
 

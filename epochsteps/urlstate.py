@@ -167,7 +167,7 @@ def parse_query(params: Mapping[str, list[str] | str]) -> tuple[dict[str, Any], 
         notices.append(f"not a control of this page, ignored: {shown}{more}")
     values = dict(DEFAULTS)
     # The framework and the switches first: they decide which other keys mean anything.
-    order = ["framework", "early_stopping", "metric_source", "lr_schedule"]
+    order = ["framework", "data_unit", "packing", "early_stopping", "metric_source", "lr_schedule"]
     for name in order:
         if name in raw:
             values[name] = parse_value(name, raw[name], notices)

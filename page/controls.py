@@ -12,7 +12,7 @@ from epochsteps.text import short_number
 
 from .state import apply_change, control_of, fixed_values, lesson_mode, locked, put_values, shown
 
-WIDGETS = frozenset({"number_input", "checkbox", "selectbox", "text_input", "text_area", "slider", "select_slider", "radio"})
+WIDGETS = frozenset({"number_input", "checkbox", "selectbox", "text_input", "text_area", "slider", "select_slider", "radio", "segmented_control"})
 CADENCE = ("eval_every_steps", "val_check_interval", "check_val_every_n_epoch", "validation_freq", "steps_per_epoch")
 
 
@@ -132,13 +132,32 @@ def controls_section(values: dict) -> None:
     preset = ctl.matching_preset(values)
     if preset:
         st.caption(ctl.PRESET_NOTES[preset])
-    for key in ctl.LINKED:
+    lesson_widgets().segmented_control(
+        "Dataset given in", ctl.CONTROLS["data_unit"].allowed, key="data_unit", persist_state="session",
+        help="Language-model runs are planned in tokens: the tokens become samples of the sequence length.",
+    )  # fmt: skip
+    for key in ctl.linked(values):
         linked_control(key)
+    if values["data_unit"] == "tokens":
+        token_controls(values)
     with st.expander(
         "Advanced: framework, drop_last, accumulation, devices, evaluation, early stopping, learning rate",
         expanded=lesson_mode().lesson is not None,  # a lesson's task may be in here
     ):
         advanced_controls(values)
+
+
+def token_controls(values: dict) -> None:
+    """Sequence length, packing, the documents' mean length and the token budget."""
+    st_ = lesson_widgets()
+    c = ctl.CONTROLS
+    left, right = st.columns(2)
+    lesson_widgets(left).number_input(c["seq_len"].label, 1, int(c["seq_len"].high), step=1, key="seq_len", persist_state="session")
+    if ctl.applies("tokens_per_document", values):
+        argument_widget(lesson_widgets(right), "tokens_per_document", c["tokens_per_document"].label, None)
+    st_.checkbox(c["packing"].label, key="packing", persist_state="session",
+                 help="On: the remainder of the token stream that fills no whole sequence is dropped. Off: one document is one sample, truncated or padded.")  # fmt: skip
+    argument_widget(st_, "token_budget", c["token_budget"].label + " (empty: none)", "none")
 
 
 def advanced_controls(values: dict) -> None:
@@ -171,6 +190,9 @@ def advanced_controls(values: dict) -> None:
         )  # fmt: skip
         if ctl.applies("start_from_epoch", values):
             st_.number_input("start_from_epoch", 0, int(c["start_from_epoch"].high), step=1, key="start_from_epoch", persist_state="session")
+    st_.markdown("**Wall-clock time** (a throughput you measured; empty: not planned)")
+    argument_widget(st_, "seconds_per_step", c["seconds_per_step"].label, "none")
+    argument_widget(st_, "samples_per_second", c["samples_per_second"].label, "none")
     st_.markdown("**Learning rate**")
     st_.selectbox(c["lr_schedule"].label, ("none", *convention.lr_schedules), key="lr_schedule", persist_state="session")
     if ctl.applies("lr", values):

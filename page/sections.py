@@ -330,7 +330,7 @@ def share_section(values: dict, plan: Plan) -> None:
             st.markdown(f"*The page could not read its own address here: replace {FALLBACK_ADDRESS} with where it is hosted.*")
         st.markdown("**Link** to this exact page (every control is in it):")
         st.code(link, language=None, wrap_lines=True)
-        height = share.recommended_height(controls=sum(shown(k) for k in ctl.LINKED), charts=1)
+        height = share.recommended_height(controls=sum(shown(k) for k in ctl.linked(values)), charts=1)
         st.markdown(f"**Embed** in a course page (Streamlit's `?embed=true` mode, light theme), {height:,} px high:")
         st.code(share.iframe_snippet(embed, height=height), language=None, wrap_lines=True)  # highlighted HTML is too faint
         st.markdown("**No iframes allowed?** Put the step timeline in as an image, linked to the live page:")

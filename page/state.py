@@ -36,7 +36,7 @@ def put_values(values: dict) -> None:
     """Write values into the widgets' state, slider stops and text boxes included."""
     for key, value in values.items():
         st.session_state[key] = value
-    for key in ctl.LINKED:
+    for key in ctl.LINKED:  # every slider's stop, shown or not: a switch of data_unit shows another
         st.session_state[f"{key}_stop"] = ctl.nearest_stop(key, values[key])
     interval = values["val_check_interval"]
     st.session_state["val_check_interval_text"] = "" if interval is None else us.fmt_value("val_check_interval", interval)

@@ -343,3 +343,54 @@ def test_a_batch_size_move_sends_the_same_specs_with_new_tables(preset):
     for name, (spec, tables) in before.items():
         assert after[name][0] == spec, name
         assert after[name][1] != tables, name
+
+
+# -- tokens and wall-clock time (#15) ----------------------------------------------------------
+
+
+def test_tokens_mode_puts_a_token_slider_where_the_dataset_slider_was():
+    query = {"data_unit": "tokens", "dataset_tokens": "1000000000", "seq_len": "2048", "batch_size": "8", "grad_accum": "4"}
+    at = run(query)
+    sliders = [s.key for s in at.select_slider]
+    assert "dataset_tokens_stop" in sliders and "dataset_size_stop" not in sliders
+    values, notices = us.parse_query(query)
+    assert notices == []
+    plan = ctl.values_to_setup(values).plan
+    shown = metrics(at)
+    assert shown == expected_cards(values)  # the token cards too, from the core
+    assert shown["Tokens per optimizer step"] == f"{plan.tokens_per_optimizer_step:,}" == "65,536"
+    assert shown["Tokens trained"] == f"{plan.tokens_trained:,}"
+    assert {k: at.query_params[k] for k in query} == query  # the URL keeps every token input
+    at.checkbox(key="packing").uncheck().run()  # without packing a document is a sample: documents and their mean length
+    assert not at.exception
+    sliders = [s.key for s in at.select_slider]
+    assert "documents_stop" in sliders and "dataset_tokens_stop" not in sliders
+    assert at.number_input(key="tokens_per_document") is not None
+    assert at.query_params["packing"] == "false"
+    at.segmented_control(key="data_unit").set_value("samples").run()
+    assert "dataset_size_stop" in [s.key for s in at.select_slider] and "Tokens trained" not in metrics(at)
+
+
+def test_a_throughput_gives_training_times_and_both_at_once_keep_one():
+    at = run({"seconds_per_step": "1.5"})
+    values, _ = us.parse_query({"seconds_per_step": "1.5"})
+    assert metrics(at) == expected_cards(values)
+    assert "Training time" in metrics(at) and at.query_params["seconds_per_step"] == "1.5"
+    both = run({"seconds_per_step": "1.5", "samples_per_second": "300"})
+    assert "two ways to give the same throughput" in warnings(both)
+    assert "samples_per_second" not in both.query_params
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ({"data_unit": "bytes"}, "data_unit=bytes"),
+        ({"data_unit": "tokens", "seq_len": "-3"}, "seq_len=-3"),
+        ({"data_unit": "tokens", "dataset_tokens": "1e30"}, "dataset_tokens=1e30"),
+        ({"seconds_per_step": "nan"}, "seconds_per_step=nan"),
+    ],
+)
+def test_hostile_token_and_time_values_are_named(query, says):
+    at = run(query)
+    assert says in warnings(at)
+    assert metrics(at)["Total optimizer steps"]

@@ -37,6 +37,9 @@ UNIVERSAL = (
     "min_delta",
     "mode",
     "metrics",
+    "tokens",
+    "seconds_per_step",
+    "samples_per_second",
 )  # the inputs every convention has a word for (translation keeps them)
 SHARED = frozenset(("dataset_size", "batch_size", "epochs", "grad_accum", "patience", "min_delta", "mode", "metrics", "lr_schedule", "lr", "warmup_steps"))
 LOADER = frozenset(("max_steps", "devices", "drop_last"))  # a DataLoader per device, and a step budget
