@@ -33,7 +33,7 @@ PAGE_CSS = """<style>
 /* captions carry each chart's numbers: Streamlit's faded grey is 3.7:1 on white; the text
    colour at 80% is 6.8:1 and follows a dark theme too */
 [data-testid="stCaptionContainer"] { color: inherit !important; opacity: 0.8; }
-/* metric labels wrap instead of ending in an ellipsis on narrow cards */
+/* metric labels wrap instead of ending in an ellipsis on narrow cards (values get a card wide enough) */
 [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div { white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
 </style>"""
 

@@ -33,14 +33,19 @@ SOURCES = {"curve": "Illustrative curve", "pasted": "Values from my run", "lab":
 def answer_section(plan: Plan) -> None:
     st.header("The answer")
     with st.container(horizontal=True, gap="small"):
-        for card in explain.metric_cards(plan):
-            st.metric(card.label, card.value, help=card.help, border=True, width=160, height="stretch")  # two a row at 390 px
+        for card in explain.metric_cards(plan):  # two a row at 390 px; a long value gets a card wide enough to show it whole
+            st.metric(card.label, card.value, help=card.help, border=True, width=card_width(card.value), height="stretch")
     st.latex(explain.formula(plan))
     for line in explain.takeaways(plan):
         st.markdown(f"- {line}")
     idea = explain.try_this(plan)
     st.info(f"**Try this:** {idea.prompt} {idea.prediction}", icon=":material/lightbulb:")
     try_button(explain.try_this_change(plan))
+
+
+def card_width(value: str) -> int:
+    """px for a metric card: 160 fits seven characters of Streamlit's value font (two cards a row at 390 px)."""
+    return 160 if len(value) <= 7 else 230 if len(value) <= 10 else 330
 
 
 def timeline_section(plan: Plan) -> None:
