@@ -58,6 +58,8 @@ CASES = {
     "hf_default_plain": dict(fw="hf", n=1000, b=32, epochs=3, log="default"),
     "hf_default_early_stop": dict(fw="hf", n=200, b=16, epochs=10, log="default", eval="epoch", patience=1, screen=True),
     "hf_default_max_steps": dict(fw="hf", n=1000, b=32, accum=4, max_steps=10, log="default", logging_steps=2),
+    "hf_info_no_bar_early_stop": dict(fw="hf", n=300, b=16, accum=4, epochs=8, log="info", eval="epoch", patience=1,
+                                      disable_tqdm=True),
     # older Trainers: 4.57 has no "Num update steps per epoch" line and prints bare floats; 4.51 planned floor(L / A)
     "hf457_info_accum_leftover": dict(fw="hf", n=1000, b=32, accum=5, epochs=3, log="info", logging_steps=5,
                                       python="TRANSFORMERS_4_57_PYTHON"),
@@ -76,6 +78,7 @@ CASES = {
     "pl_rich_val_es": dict(fw="lightning", n=300, b=16, accum=2, max_epochs=30, val=True, patience=3, bar="rich",
                            screen=True),
     "pl_limit": dict(fw="lightning", n=1000, b=32, accum=4, max_epochs=2, limit=0.5),
+    "pl_no_bar": dict(fw="lightning", n=500, b=20, accum=3, max_epochs=4, no_bar=True),
     # ---------------------------------------------------------------- Keras
     "keras_v1": dict(fw="keras", n=1000, b=32, epochs=3, verbose=1, screen=True),
     "keras_v2_val": dict(fw="keras", n=1000, b=32, epochs=3, verbose=2, val=True),
@@ -84,6 +87,7 @@ CASES = {
     "keras_steps_over": dict(fw="keras", n=1000, b=32, epochs=2, steps_per_epoch=40, verbose=2),
     "keras_es": dict(fw="keras", n=500, b=50, epochs=20, verbose=1, val=True, patience=1, screen=True),
     "keras_one_epoch": dict(fw="keras", n=100, b=10, epochs=1, verbose=1),
+    "keras_initial_epoch_evaluate": dict(fw="keras", n=640, b=64, epochs=5, initial_epoch=2, verbose=1, evaluate=True),
 }
 
 
@@ -172,6 +176,7 @@ def worker_hf(case, rec):
         num_train_epochs=case.get("epochs", 3.0), max_steps=case.get("max_steps", -1),
         dataloader_drop_last=case.get("drop_last", False), report_to=[], save_strategy="no", use_cpu=True,
         logging_steps=case.get("logging_steps", 500), seed=0, remove_unused_columns=False,
+        disable_tqdm=case.get("disable_tqdm", False),
     )
     if case.get("devices", 1) > 1:
         kw["ddp_backend"] = "gloo"
@@ -237,7 +242,8 @@ def worker_lightning(case, rec):
     if case.get("patience") is not None:
         callbacks.append(EarlyStopping(monitor="val_metric", patience=case["patience"], verbose=True))
     kw = dict(accelerator="cpu", accumulate_grad_batches=case.get("accum", 1), callbacks=callbacks,
-              default_root_dir=tempfile.mkdtemp(prefix="capture_pl_"), enable_checkpointing=False)
+              default_root_dir=tempfile.mkdtemp(prefix="capture_pl_"), enable_checkpointing=False,
+              enable_progress_bar=not case.get("no_bar", False))
     if "max_epochs" in case:
         kw["max_epochs"] = case["max_epochs"]
     if "max_steps" in case:
@@ -289,11 +295,15 @@ def worker_keras(case, rec):
                                                        verbose=1, restore_best_weights=True))
     if case.get("steps_per_epoch"):
         fit["steps_per_epoch"] = case["steps_per_epoch"]
+    if case.get("initial_epoch"):
+        fit["initial_epoch"] = case["initial_epoch"]
     history = model.fit(x, y, **fit)
     rec.loader_len = -(-n // case["b"])
     rec.steps = int(model.optimizer.iterations.numpy() if hasattr(model.optimizer.iterations, "numpy")
                     else model.optimizer.iterations)
-    rec.stopped_early = len(history.epoch) < case["epochs"]
+    rec.stopped_early = len(history.epoch) < case["epochs"] - case.get("initial_epoch", 0)
+    if case.get("evaluate"):  # its bar comes after the fit's and counts evaluation batches
+        model.evaluate(x[:320], y[:320], batch_size=32, verbose=1)
     rec.extra["raw_iterations"] = int(model.optimizer._iterations.numpy()) if accum > 1 else None
 
 
@@ -399,7 +409,7 @@ def true_setup(case):
                 "devices": case.get("devices", 1), "epochs": case.get("max_epochs"), "max_steps": case.get("max_steps"),
                 "drop_last": False, "limit_train_batches": case.get("limit")}
     return {"dataset_size": case["n"], "batch_size": case["b"], "grad_accum": case.get("accum", 1), "epochs": case["epochs"],
-            "steps_per_epoch": case.get("steps_per_epoch"), "verbose": case["verbose"]}
+            "steps_per_epoch": case.get("steps_per_epoch"), "verbose": case["verbose"], "initial_epoch": case.get("initial_epoch", 0)}
 
 
 def run_case(name, case, vers):
