@@ -14,8 +14,11 @@ from . import hf, keras, lightning, pytorch
 from .base import Events, Schedule
 from .codegen import epochs_of
 from .hf import code as hf_code
+from .hf import log as hf_log
 from .keras import code as keras_code
+from .keras import log as keras_log
 from .lightning import code as lightning_code
+from .lightning import log as lightning_log
 from .pytorch import code as pytorch_code
 
 
@@ -30,6 +33,7 @@ class Convention:
     lr_per_update: Callable
     snippet: Callable  # (setup, plan or None, the user's own setup) -> lines of code
     owns: frozenset[str]  # the Setup fields this framework has an argument for
+    log: object = None  # reads what the framework prints (`evidence(lines)`, `read(lines)`); None: nothing to read
 
     def epochs(self, setup: Setup) -> float | None:
         """The epoch count this framework runs `setup` with; None when only max_steps bounds it."""
@@ -56,17 +60,17 @@ CONVENTIONS = {
     "hf": Convention(
         "hf", "HF Trainer", "Hugging Face Trainer", hf.DEFAULT_EPOCHS,
         hf.schedule, hf.EarlyStopping, hf.lr_per_update, hf_code.snippet,
-        _SHARED | _LOADER | {"eval_every_steps"},
+        _SHARED | _LOADER | {"eval_every_steps"}, hf_log,
     ),
     "lightning": Convention(
         "lightning", "Lightning", "Lightning", lightning.DEFAULT_MAX_EPOCHS,
         lightning.schedule, lightning.EarlyStopping, lightning.lr_per_update, lightning_code.snippet,
-        _SHARED | _LOADER | {"val_check_interval", "check_val_every_n_epoch"},
+        _SHARED | _LOADER | {"val_check_interval", "check_val_every_n_epoch"}, lightning_log,
     ),
     "keras": Convention(
         "keras", "Keras fit", "Keras", keras.DEFAULT_EPOCHS,
         keras.schedule, keras.EarlyStopping, keras.lr_per_update, keras_code.snippet,
-        _SHARED | {"validation_freq", "steps_per_epoch", "start_from_epoch"},
+        _SHARED | {"validation_freq", "steps_per_epoch", "start_from_epoch"}, keras_log,
     ),
 }  # fmt: skip
 LABELS = {name: c.label for name, c in CONVENTIONS.items()}

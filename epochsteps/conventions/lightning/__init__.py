@@ -31,6 +31,12 @@ def steps_per_epoch(batches: int, grad_accum: int) -> int:
     return -(-batches // grad_accum)
 
 
+def steps_in_epoch(run: int, batches: int, grad_accum: int) -> int:
+    """Steps of an epoch that ran `run` of its `batches` batches: `_should_accumulate` steps
+    every A batches and on the epoch's last batch."""
+    return steps_per_epoch(batches, grad_accum) if run >= batches else run // grad_accum
+
+
 def val_check_batch(setup: Setup, batches: int) -> int:
     """`_FitLoop.setup_data`: an int counts batches; a float is floored to int(L * f), at least 1."""
     interval = 1.0 if setup.val_check_interval is None else setup.val_check_interval
