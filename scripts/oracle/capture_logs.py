@@ -18,6 +18,9 @@ name an interpreter with that transformers (a venv whose .pth adds /tmp/fw's tor
     /tmp/fw/bin/pip install --target /tmp/rl-pyte pyte
     PYTHONPATH=/tmp/rl-pyte /tmp/fw/bin/python scripts/oracle/capture_logs.py [CASE ...]
 
+    # or setups drawn at random, captured outside the repository, for check_logs.py:
+    PYTHONPATH=/tmp/rl-pyte /tmp/fw/bin/python scripts/oracle/capture_logs.py --random 15 7 /tmp/logs-unseen
+
 Never imported by the project.
 """
 
@@ -454,9 +457,75 @@ def run_case(name, case, vers):
           f" ({seconds:.0f} s)", flush=True)
 
 
+def random_cases(count, seed):
+    """Setups nobody picked: `count` per framework, for scripts/oracle/check_logs.py."""
+    import random
+
+    rng = random.Random(seed)
+    cases = {}
+    for i in range(count):
+        n = rng.randint(10, 2000)
+        b = rng.randint(max(1, n // 150), max(1, min(64, n)))
+        c = dict(fw="hf", n=n, b=b, accum=rng.choice([1, 1, 2, 3, 4, 5, 8]), log=rng.choice(["info", "info", "info", "default"]))
+        if rng.random() < 0.3:
+            c["max_steps"] = rng.randint(1, 40)
+        else:
+            c["epochs"] = rng.choice([1, 2, 3, 1.5, 2.3, 0.7])
+        if rng.random() < 0.3:
+            c["drop_last"] = True
+        if rng.random() < 0.15:
+            c["devices"] = 2
+        if rng.random() < 0.5:
+            c["logging_steps"] = rng.randint(1, 7)
+        if rng.random() < 0.2 and "epochs" in c:
+            c.update(epochs=rng.choice([4, 6]), eval="epoch", patience=rng.choice([1, 2]))
+        if rng.random() < 0.1:
+            c["disable_tqdm"] = True
+        c["screen"] = rng.random() < 0.3
+        cases[f"random{seed}_hf_{i}"] = c
+    for i in range(count):
+        n = rng.randint(10, 2000)
+        b = rng.randint(max(1, n // 150), max(1, min(64, n)))
+        c = dict(fw="lightning", n=n, b=b, accum=rng.choice([1, 1, 2, 3, 4, 5]), bar=rng.choice(["tqdm", "rich"]))
+        limits = rng.choice(["epochs", "epochs", "steps", "both"])
+        if limits in ("epochs", "both"):
+            c["max_epochs"] = rng.randint(1, 4)
+        if limits in ("steps", "both"):
+            c["max_steps"] = rng.randint(1, 60)
+        if rng.random() < 0.2 and "max_epochs" in c:
+            c.update(max_epochs=8, val=True, patience=rng.choice([1, 2]))
+        if rng.random() < 0.1:
+            c["limit"] = rng.choice([0.5, 0.25, 3])
+        if rng.random() < 0.1:
+            c["devices"] = 2
+        if rng.random() < 0.1:
+            c["no_bar"] = True
+        c["screen"] = rng.random() < 0.3
+        cases[f"random{seed}_pl_{i}"] = c
+    for i in range(count):
+        n = rng.randint(10, 2000)
+        b = rng.randint(max(1, n // 150), max(1, min(64, n)))
+        c = dict(fw="keras", n=n, b=b, epochs=rng.randint(1, 5), verbose=rng.choice([1, 2, "auto"]),
+                 accum=rng.choice([1, 1, 2, 3, 4]))
+        if rng.random() < 0.2:
+            c["steps_per_epoch"] = rng.randint(1, 40)
+        if rng.random() < 0.25:
+            c.update(epochs=8, val=True, patience=rng.choice([0, 1, 2]))
+        if rng.random() < 0.1 and c["epochs"] > 2:
+            c["initial_epoch"] = 1
+        c["screen"] = rng.random() < 0.3
+        cases[f"random{seed}_keras_{i}"] = c
+    return cases
+
+
 def main(argv):
+    global OUT
     if argv[:1] == ["--worker"]:
         return worker(json.loads(argv[1]), argv[3])
+    if argv[:1] == ["--random"]:  # --random COUNT SEED DIR: unseen setups, captured into DIR
+        CASES.clear()
+        CASES.update(random_cases(int(argv[1]), int(argv[2])))
+        OUT, argv = argv[3], []
     os.makedirs(OUT, exist_ok=True)
     names = argv or list(CASES)
     unknown = [n for n in names if n not in CASES]

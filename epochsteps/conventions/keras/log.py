@@ -86,8 +86,6 @@ def _epochs(lines: list[str]) -> tuple[list[Epoch], int | None, bool]:
             epochs.append(Epoch(None))
         e = epochs[-1]
         if e.finished and (n < e.run or target != e.target):
-            if e.number is None and asked is None and target == e.target:
-                raise LogError("the progress bar restarts without an “Epoch k/E” line: the text holds several fit calls; paste one run")
             other = True  # evaluate() or predict() after the fit
             closed = True
             continue
