@@ -46,7 +46,8 @@ EXPECTED = {
     "hf_default_plain": ({"epochs"}, False, True, False),
     "hf_default_early_stop": (set(), False, True, False),
     "hf_default_max_steps": (set(), False, True, False),
-    "hf_info_no_bar_early_stop": (FULL_HF - {"drop_last"}, False, True, False),  # the final epoch tells the steps that ran
+    "hf_info_no_bar_early_stop": (FULL_HF - {"drop_last"}, False, True, False),
+    "hf_info_iterable": ({"batch_size", "grad_accum", "devices", "max_steps"}, False, True, False),  # no dataset size  # the final epoch tells the steps that ran
     "hf457_info_accum_leftover": (FULL_HF, True, True, True),
     "hf457_info_drop_last": (FULL_HF, True, True, True),  # no "Num update steps per epoch": the final epoch value decides
     "hf457_default_fractional": (set(), False, True, False),
@@ -163,6 +164,7 @@ def notes(name: str) -> str:
         ("hf_info_ddp2", ["effective batch (32 × 4 × 2)", "with it each device gets 15 batches per epoch, without it 16"]),
         ("hf_info_early_stop", ["ends at 35 of 70 steps", "“Total optimization steps = 70” and “Num Epochs = 10” overstate the run"]),
         ("hf_default_early_stop", ["ends at 52 of 130 steps"]),
+        ("hf_info_iterable", ["“Num Epochs = 9,223,372,036,854,775,807” is sys.maxsize: the dataset has no length"]),
         ("hf_info_no_bar_early_stop", ["final “epoch” 4 means 20 optimizer steps ran, not the 40 planned"]),
         ("hf_default_fractional", ["final “epoch” 2.692 ends inside epoch 3", "counts batches run"]),
         ("hf_info_drop_last", ["only drop_last=True fits", "12 batches per device per epoch, the other 13"]),

@@ -48,17 +48,17 @@ class Draft:
             self.notes.append(sentence)
 
 
-# "1,000" as Python's `{:,}` prints it, or plain digits; never more than 16 digits.
-NUMBER = r"\d{1,3}(?:,\d{3}){1,5}|\d{1,16}"
+# "1,000" as Python's `{:,}` prints it, or plain digits; at most sys.maxsize's 19 digits.
+NUMBER = r"\d{1,3}(?:,\d{3}){1,6}|\d{1,19}"
 
 
-def count(text: str, label: str, low: int = 0) -> int:
+def count(text: str, label: str, low: int = 0, high: int = MAX_COUNT) -> int:
     """A printed whole number; a value no framework prints is refused, naming its label."""
     value = int(text.replace(",", ""))
     if value < low:
         raise LogError(f"“{label}” is {text}, which no training run prints (it is at least {low:,})")
-    if value > MAX_COUNT:
-        raise LogError(f"“{label}” is {text}, more than any training run counts (at most {MAX_COUNT:,})")
+    if value > high:
+        raise LogError(f"“{label}” is {text}, more than any training run counts (at most {high:,})")
     return value
 
 

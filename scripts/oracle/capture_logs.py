@@ -61,6 +61,7 @@ CASES = {
     "hf_default_plain": dict(fw="hf", n=1000, b=32, epochs=3, log="default"),
     "hf_default_early_stop": dict(fw="hf", n=200, b=16, epochs=10, log="default", eval="epoch", patience=1, screen=True),
     "hf_default_max_steps": dict(fw="hf", n=1000, b=32, accum=4, max_steps=10, log="default", logging_steps=2),
+    "hf_info_iterable": dict(fw="hf", n=100, b=8, accum=2, max_steps=15, log="info", iterable=True),
     "hf_info_no_bar_early_stop": dict(fw="hf", n=300, b=16, accum=4, epochs=8, log="info", eval="epoch", patience=1,
                                       disable_tqdm=True),
     # older Trainers: 4.57 has no "Num update steps per epoch" line and prints bare floats; 4.51 planned floor(L / A)
@@ -149,6 +150,10 @@ def worker_hf(case, rec):
         def __getitem__(self, i):
             return {"x": torch.tensor([float(i)]), "labels": torch.tensor([0.0])}
 
+    class Stream(torch.utils.data.IterableDataset):  # no __len__: the Trainer needs max_steps
+        def __iter__(self):
+            return (DS(n)[i] for i in range(n))
+
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -168,7 +173,7 @@ def worker_hf(case, rec):
 
     class CB(TrainerCallback):
         def on_train_begin(self, args, state, control, train_dataloader=None, **kw):
-            rec.loader_len = len(train_dataloader)
+            rec.loader_len = len(train_dataloader) if not case.get("iterable") else None
 
         def on_epoch_begin(self, args, state, control, **kw):
             rec.epoch()
@@ -189,7 +194,8 @@ def worker_hf(case, rec):
     if case.get("patience") is not None:
         kw.update(metric_for_best_model="metric", greater_is_better=False)
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=case["patience"]))
-    trainer = Trainer(model=M(), args=TrainingArguments(**kw), train_dataset=DS(n), eval_dataset=DS(16),
+    train = Stream() if case.get("iterable") else DS(n)
+    trainer = Trainer(model=M(), args=TrainingArguments(**kw), train_dataset=train, eval_dataset=DS(16),
                       compute_metrics=compute_metrics if case.get("eval") else None, callbacks=callbacks)
     trainer.train()
     rec.steps = trainer.state.global_step

@@ -219,8 +219,8 @@ def _from_banner(
 ) -> None:
     for label in MEANING:
         if label in banner:
-            d.show(label, count(banner[label], label), MEANING[label])
-    n, k = count(banner[EXAMPLES], EXAMPLES), count(banner[EPOCHS], EPOCHS)
+            d.show(label, count(banner[label], label, high=sys.maxsize), MEANING[label])
+    n, k = count(banner[EXAMPLES], EXAMPLES), count(banner[EPOCHS], EPOCHS, high=sys.maxsize)
     b, tb = count(banner[BATCH], BATCH, 1), count(banner[TOTAL_BATCH], TOTAL_BATCH, 1)
     a, t = count(banner[ACCUM], ACCUM, 1), count(banner[TOTAL], TOTAL)
     printed_u = count(banner[PER_EPOCH], PER_EPOCH, 1) if PER_EPOCH in banner else None
