@@ -62,6 +62,8 @@ EXPECTED = {
     "pl_rich_val_es": ({"devices", "epochs"}, True, False, False),  # Rich shows max_epochs - 1
     "pl_limit": ({"devices", "epochs"}, True, False, False),
     "pl_no_bar": ({"devices", "epochs"}, True, False, False),
+    # a random setup (limit_train_batches=0.25, max_steps=27): EarlyStopping re-checks a stale value after max_steps
+    "pl_rich_max_steps_es": ({"devices", "epochs", "max_steps", "grad_accum"}, True, True, False),
     "keras_v1": ({"epochs"}, True, False, False),
     "keras_v2_val": ({"epochs"}, True, False, False),
     "keras_auto_accum": ({"epochs"}, True, False, False),  # prints exactly what a run without accumulation prints
@@ -174,6 +176,7 @@ def notes(name: str) -> str:
         ("pl_max_steps_only", ["epoch 0 shows a total of 20 but ran 32 batches", "only 4 makes max_steps=20"]),
         ("pl_rich_default", ["“Epoch 2/2” counts from 0 on both sides: epoch 3 of max_epochs=3"]),
         ("pl_small_val_es", ["EarlyStopping ended training after 5 epochs (val_metric did not improve in the last 2 checks)"]),
+        ("pl_rich_max_steps_es", ["when max_steps=27 had ended training", "only 1 makes max_steps=27 end where the bar stops"]),
         ("pl_ddp2", ["Each of the 2 processes runs 16 batches per epoch"]),
         # Keras: batches not samples, accumulation across epochs, bars finalized at their target
         ("keras_auto_accum", ["“32/32” counts batches", "floor(96 / A)", "across epoch ends"]),

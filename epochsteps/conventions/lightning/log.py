@@ -142,8 +142,15 @@ def read(lines: list[str]) -> Draft:
             f"{signal['metric']} did not improve in the last {plural(int(signal['records']), 'check')}"
             if signal["metric"] else "a threshold was crossed"
         )
-        ran = f" after {plural(d.epochs_run, 'epoch')}" if d.epochs_run else ""
-        d.note(f"EarlyStopping ended training{ran} ({why}), before max_epochs or max_steps.")
+        if stop is not None and stop["limit"]:
+            # `_FitLoop.done` prints the limit only when the limit, not `should_stop`, ends the loop
+            d.note(
+                f"EarlyStopping signalled a stop ({why}) when {stop['limit']}={fmt(int(stop['value']))} had ended training:"
+                " `_FitLoop.done` checks the limits first, so the run is the limit's."
+            )
+        else:
+            ran = f" after {plural(d.epochs_run, 'epoch')}" if d.epochs_run else ""
+            d.note(f"EarlyStopping ended training{ran} ({why}), before max_epochs or max_steps.")
     if by_steps:
         d.total_optimizer_steps = d.setup["max_steps"]
         _solve_accumulation(d, epochs, batches)
@@ -227,7 +234,7 @@ def _solve_accumulation(d: Draft, epochs: list[Epoch], batches: int | None) -> N
     """With `max_steps=S` reached: which accumulate_grad_batches makes S steps of these batches?"""
     if not batches or not epochs or len(epochs) > 10**6:
         return
-    goal, before, run = d.total_optimizer_steps, len(epochs) - 1, epochs[-1].run
+    goal, before, run = d.total_optimizer_steps, epochs[-1].number, epochs[-1].run  # earlier epochs ran in full
     if run < batches:  # the stop came right after a step: A divides the batches of the last epoch
         options = [a for a in _divisors(run) if a <= batches and before * steps_per_epoch(batches, a) + run // a == goal]
     else:  # every epoch ran in full: ceil(L / A) = S / epochs, which a range of A satisfies
