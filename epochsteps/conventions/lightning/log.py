@@ -218,16 +218,15 @@ def _bar_notes(d: Draft, epochs: list[Epoch], batches: int | None, rich: bool, l
     else:
         d.note(f"Lightning numbers epochs from 0: the last bar, {quoted(f'Epoch {last.number}')}, is epoch {fmt(last.number + 1)}.")
     d.note("The bar counts training batches per device, not optimizer steps or samples.")
-    if batches:
-        odd = [(e, t) for e in epochs for t in e.totals if t != batches]
-        if odd:
-            e, t = odd[0]
-            shown = "?" if t is None else fmt(t)
-            d.note(
-                f"The bar's total is not the batches per epoch: epoch {fmt(e.number)} shows a total of {shown} but ran"
-                f" {plural(e.run, 'batch', 'batches')}. With max_steps and no max_epochs the total is min(batches, optimizer steps"
-                " left) (ProgressBar.total_train_batches), which compares batches with steps; tqdm shows “?” once the count passes it."
-            )
+    odd = [(e, t) for e in epochs for t in sorted(e.totals, key=lambda x: (x is None, x or 0)) if t != e.run]
+    if odd:
+        e, t = odd[0]
+        shown = "“?” as its total" if t is None else f"a total of {fmt(t)}"
+        d.note(
+            f"The bar's total is not the batches the epoch ran: epoch {fmt(e.number)} shows {shown} but ran"
+            f" {plural(e.run, 'batch', 'batches')}. With max_steps and no max_epochs the total is min(batches, optimizer steps"
+            " left) (ProgressBar.total_train_batches), which compares batches with steps; tqdm shows “?” once the count passes it."
+        )
 
 
 def _solve_accumulation(d: Draft, epochs: list[Epoch], batches: int | None) -> None:
@@ -246,10 +245,13 @@ def _solve_accumulation(d: Draft, epochs: list[Epoch], batches: int | None) -> N
     if len(options) == 1:
         a = options[0]
         d.setup["grad_accum"] = a
-        d.note(
-            f"accumulate_grad_batches is not printed, but only {fmt(a)} makes max_steps={fmt(goal)} end where the bar stops"
-            f" ({plural(before, 'full epoch')} of {fmt(batches)} batches, then {fmt(run)})."
-        )
+        if run == batches:
+            where = f"after {plural(before + 1, 'full epoch')} of {fmt(batches)} batches"
+        elif before:
+            where = f"after {plural(before, 'full epoch')} of {fmt(batches)} batches and {fmt(run)} more"
+        else:
+            where = f"after {fmt(run)} of the first epoch's {fmt(batches)} batches"
+        d.note(f"accumulate_grad_batches is not printed, but only {fmt(a)} makes max_steps={fmt(goal)} end where the bar stops, {where}.")
 
 
 def _divisors(n: int) -> list[int]:
