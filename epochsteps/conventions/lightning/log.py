@@ -45,6 +45,7 @@ class Epoch:
     number: int  # 0-based, as Lightning prints it
     run: int  # batches the bar counted
     totals: set
+    shown: str = ""  # "n/total" as its last redraw printed it
 
 
 @dataclass
@@ -81,6 +82,7 @@ def _epochs(lines: list[str]) -> Bars:
             e = epochs.setdefault(int(m.group(1)), Epoch(int(m.group(1)), 0, set()))
             e.run = max(e.run, bar.n)
             e.totals.add(bar.total)
+            e.shown = f"{bar.n}/{'?' if bar.total is None else bar.total}"
     for line in lines:
         if "Epoch" not in line:
             continue
@@ -92,6 +94,7 @@ def _epochs(lines: list[str]) -> Bars:
             e = epochs.setdefault(number, Epoch(number, 0, set()))
             e.run = max(e.run, count(m["n"], "progress bar count"))
             e.totals.add(None if m["total"] == "--" else count(m["total"], "progress bar total"))
+            e.shown = f"{m['n']}/{m['total']}"
             last_shown = int(m["last"])
     return Bars([epochs[k] for k in sorted(epochs)], rich, last_shown)
 
@@ -132,8 +135,7 @@ def read(lines: list[str]) -> Draft:
     if epochs:
         last = epochs[-1]
         d.epochs_run = last.number + 1
-        total = max((t for t in last.totals if t is not None), default=None)
-        d.show("progress bar", f"{last.run}/{total if total is not None else '?'}", "training batches run / the bar's total in the last epoch")
+        d.show("progress bar", last.shown, "training batches run / the bar's total, as the last epoch's bar ends")
         _bar_notes(d, epochs, batches, rich, last_shown)
     elif by_epochs:
         d.epochs_run = d.setup["epochs"]  # no bar: max_epochs ran in full
