@@ -168,7 +168,7 @@ def notes(name: str) -> str:
         ("hf_default_early_stop", ["ends at 52 of 130 steps"]),
         ("hf_info_iterable", ["“Num Epochs = 9,223,372,036,854,775,807” is sys.maxsize: the dataset has no length"]),
         ("hf_info_no_bar_early_stop", ["final “epoch” 4 means 20 optimizer steps ran, not the 40 planned"]),
-        ("hf_default_fractional", ["final “epoch” 2.692 ends inside epoch 3", "counts batches run"]),
+        ("hf_default_fractional", ["final “epoch” 2.692 ends inside epoch 3", "need not be the num_train_epochs asked"]),
         ("hf_info_drop_last", ["only drop_last=True fits", "12 batches per device per epoch, the other 13"]),
         ("hf451_info_accum_leftover", ["older than 4.52 planned floor(32 / 5) = 6 steps per epoch", "(18 = 3 × 6)"]),
         # Lightning: the bar counts batches, from epoch 0; its total can mix batches and steps

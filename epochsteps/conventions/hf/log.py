@@ -374,6 +374,7 @@ def _run_from_final(d: Draft, raw: str, shapes: list[tuple[int, int]], accum: in
         runs |= {None} if options is None else set(options)
     shown = raw.strip("'")
     if runs == {planned}:
+        d.note(f"The final {quoted('epoch')} {shown} fits all {plural(planned, 'planned step')}: the run took them all.")
         return planned
     d.total_optimizer_steps = None
     if len(runs) != 1 or None in runs:
@@ -474,5 +475,6 @@ def _from_bar(d: Draft, total: int | None, done: int | None, ended: bool, stoppe
         elif not value.is_integer():
             d.note(
                 f"The final {quoted('epoch')} {shown} ends inside epoch {fmt(math.ceil(value))}: max_steps or a fractional"
-                " num_train_epochs cut it; the value counts batches run, so with accumulation it is not the epochs asked for."
+                " num_train_epochs cut it. It counts the batches that epoch ran, so it need not be the num_train_epochs asked:"
+                " the steps are rounded up to whole steps, and with accumulation one step covers several batches."
             )
