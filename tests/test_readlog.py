@@ -183,7 +183,7 @@ def notes(name: str) -> str:
         ("keras_steps_over", ["ran out of data", "steps_per_epoch=40 was given", "overstate that epoch"]),
         ("keras_es", ["“Epoch 2: early stopping”", "is the epochs argument, not what ran: 2 epochs of 20", "those of epoch 1"]),
         ("keras_one_epoch", ["only when epochs > 1"]),
-        ("keras_initial_epoch_evaluate", ["initial_epoch=2, so it runs 3 epochs, not 5", "(evaluate or predict)", "made 30 optimizer updates"]),
+        ("keras_initial_epoch_evaluate", ["initial_epoch=2, so it runs at most 3 epochs, not 5", "(evaluate or predict)", "made 30 optimizer updates"]),
     ],
 )
 def test_notes_flag_the_numbers_that_mislead(name, phrases):

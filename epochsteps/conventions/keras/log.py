@@ -105,7 +105,10 @@ def read(lines: list[str]) -> Draft:
     ran = (last.number or 1) - first + 1
     d.epochs_run = ran
     if first > 1:
-        d.note(f"The fit starts at {quoted(f'Epoch {first}/{asked}')}: initial_epoch={fmt(first - 1)}, so it runs {plural(ran, 'epoch')}, not {fmt(asked)}.")
+        d.note(
+            f"The fit starts at {quoted(f'Epoch {first}/{asked}')}: initial_epoch={fmt(first - 1)}, so it runs at most"
+            f" {plural(asked - first + 1, 'epoch')}, not {fmt(asked)} (epochs is the number of the last one)."
+        )
     if asked is None:
         asked = 1
         d.note("There is no “Epoch k/E” line, which Keras prints only when epochs > 1: a fit with epochs=1.")
