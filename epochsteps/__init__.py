@@ -8,16 +8,20 @@ Trainer, Lightning and Keras do. Importable without Streamlit.
 
 from .evaluation import EarlyStop, illustrative_curve, parse_metrics
 from .plan import Plan, make_plan
+from .readlog import LogError, LogReading, read_log
 from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
 
 __all__ = [
     "FRAMEWORKS",
     "LR_SCHEDULES",
     "EarlyStop",
+    "LogError",
+    "LogReading",
     "Plan",
     "Setup",
     "SetupError",
     "illustrative_curve",
     "make_plan",
     "parse_metrics",
+    "read_log",
 ]

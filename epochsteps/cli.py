@@ -1,7 +1,7 @@
 """`python -m epochsteps plan ...`: the core's numbers on the command line.
 
-Every failure (a bad flag, a value out of range, a setup the framework refuses) exits
-with code 2 and one line on stderr.
+Every failure (a bad flag, a value out of range, a setup the framework refuses, a file
+that is not a log) exits with code 2 and one line on stderr.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 
 from .evaluation import parse_metrics
 from .plan import make_plan
+from .readlog import MAX_CHARS, LogError, LogReading, read_log
 from .setup import FRAMEWORKS, LR_SCHEDULES, Setup, SetupError
 from .text import duration, fmt, listing
 from .tokens import TokenData
@@ -101,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--momentum", type=_float, default=0.0)
     train.add_argument("--restore-best-weights", action="store_true")
     train.add_argument("--json", action="store_true", help="print JSON (per-step and per-epoch losses, evaluations, early stop)")
+    read = sub.add_parser(
+        "read-log", help="read what the HF Trainer, Lightning or Keras printed: the setup it implies, what each number counts, the plan"
+    )
+    read.add_argument("file", metavar="FILE", help="the pasted output, as a text file; - reads standard input")
+    read.add_argument(
+        "--json", action="store_true",
+        help="print JSON (framework, setup, unknown, printed, batches_per_epoch, total_optimizer_steps, notes, plan)"
+        " instead of the readable summary (default: off)",
+    )
     return parser
 
 
@@ -267,9 +277,57 @@ def time_lines(plan) -> list[str]:
     return lines
 
 
+def read_text(name: str) -> str:
+    """The log file's text (`-`: standard input), at most MAX_CHARS characters."""
+    limit = 4 * MAX_CHARS + 4  # UTF-8 takes at most 4 bytes a character
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(name, "rb") as f:
+                data = f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UsageError(f"{name} is larger than {limit:,} bytes; paste the run's start (the banner and the first epochs)")
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):  # PowerShell's `>` writes UTF-16 with a byte-order mark
+            return data[len(bom) :].decode(codec, errors="replace")
+    return data.decode("utf-8", errors="replace")
+
+
+def reading_summary(reading: LogReading) -> str:
+    from .conventions import CONVENTIONS
+
+    def show(value) -> str:
+        return value if isinstance(value, str) else fmt(value)
+
+    known = [f"{k}={show(v)}" for k, v in reading.setup.items() if v is not None]
+    lines = [f"framework: {CONVENTIONS[reading.framework].title} ({reading.framework})"]
+    lines.append(f"setup: {', '.join(known) if known else 'nothing determined'}")
+    if reading.unknown:
+        lines.append(f"not determined by the text: {', '.join(reading.unknown)}")
+    lines.append("printed:")
+    lines += [f"  {p.label}: {show(p.value)} -- {p.meaning}" for p in reading.printed]
+    lines.append(f"batches per epoch (per device): {'not determined' if reading.batches_per_epoch is None else fmt(reading.batches_per_epoch)}")
+    steps = reading.total_optimizer_steps
+    lines.append(f"total optimizer steps: {'not determined' if steps is None else fmt(steps)}")
+    lines.append("notes:")
+    lines += [f"  - {n}" for n in reading.notes]
+    if reading.plan is not None:
+        lines += ["plan:", *("  " + line for line in summary(reading.plan).splitlines())]
+    else:
+        lines.append("plan: not built (the text does not determine the setup)")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "read-log":
+            reading = read_log(read_text(args.file))
+            print(json.dumps(reading.to_dict()) if args.json else reading_summary(reading))
+            return 0
         setup = setup_from_args(args)
         if args.command == "train":
             from .training import cli_train  # the lab loads only when asked
@@ -297,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(summary(plan))
         return 0
-    except (UsageError, SetupError, argparse.ArgumentTypeError) as exc:
+    except (UsageError, SetupError, LogError, argparse.ArgumentTypeError) as exc:
         print(f"epochsteps: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

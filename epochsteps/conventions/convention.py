@@ -97,6 +97,11 @@ class Convention:
     argument_placeholders: ClassVar[dict[str, str]] = {}  # what an empty box of its own means
     early_stopping: ClassVar[type]  # the early-stopping rule: update(value, epoch) -> (stop, new best)
 
+    @property
+    def log(self):
+        """Reads what the framework prints (`evidence(lines)`, `read(lines)`); None: nothing it prints is read."""
+        return None
+
     # -- rules ---------------------------------------------------------------------------
     def schedule(self, setup: Setup) -> Schedule:
         raise NotImplementedError

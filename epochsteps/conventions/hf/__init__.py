@@ -167,6 +167,12 @@ class HFTrainer(Convention):
 
         return code.snippet(setup, plan, original)
 
+    @property
+    def log(self):
+        from . import log  # its readers use this module's counting rules
+
+        return log
+
     def fix_values(self, values: dict, notices: list[str]) -> None:
         every = values.get("eval_every_steps")
         if every is not None and every > 1 and not float(every).is_integer():

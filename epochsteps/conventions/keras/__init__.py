@@ -48,6 +48,12 @@ def validate(setup: Setup) -> None:
         raise refuse(setup, "warmup_steps", "Keras counts warmup in whole micro-batch steps (a ratio below 1 is an HF notion)")
 
 
+def updates(micro_batches, grad_accum: int):
+    """Optimizer updates after `micro_batches` batches: one per full window of A, counted
+    across epochs (`BaseOptimizer._backend_apply_gradients`); works on ints and arrays."""
+    return micro_batches // grad_accum
+
+
 def epoch_lengths(batches: int, steps_per_epoch: int | None, n_epochs: int) -> tuple[np.ndarray, np.ndarray]:
     """Batches per epoch and whether each epoch ends at the end of a pass over the data."""
     if steps_per_epoch is None or steps_per_epoch >= batches:
@@ -66,7 +72,7 @@ def schedule(setup: Setup) -> Schedule:
     n_epochs = DEFAULT_EPOCHS if epochs is None else epochs
     batches, ends_pass = epoch_lengths(load.batches, setup.steps_per_epoch, n_epochs)
     micro_end = np.cumsum(batches)
-    updates_end = micro_end // setup.grad_accum
+    updates_end = updates(micro_end, setup.grad_accum)
     steps = np.diff(np.concatenate(([0], updates_end)))
     numbers = np.arange(1, n_epochs + 1, dtype=np.int64)
     if isinstance(setup.validation_freq, tuple):
@@ -172,6 +178,12 @@ class KerasFit(Convention):
         from . import code
 
         return code.snippet(setup, plan, original)
+
+    @property
+    def log(self):
+        from . import log  # its readers use this module's counting rules
+
+        return log
 
     # -- words: ceil(N / B) batches, windows across epochs ---------------------------------
     def batch_terms(self, plan) -> list[Term]:

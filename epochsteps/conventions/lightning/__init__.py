@@ -33,6 +33,12 @@ def steps_per_epoch(batches: int, grad_accum: int) -> int:
     return -(-batches // grad_accum)
 
 
+def steps_in_epoch(run: int, batches: int, grad_accum: int) -> int:
+    """Steps of an epoch that ran `run` of its `batches` batches: `_should_accumulate` steps
+    every A batches and on the epoch's last batch."""
+    return steps_per_epoch(batches, grad_accum) if run >= batches else run // grad_accum
+
+
 def val_check_batch(setup: Setup, batches: int) -> int:
     """`_FitLoop.setup_data`: an int counts batches; a float is floored to int(L * f), at least 1."""
     interval = 1.0 if setup.val_check_interval is None else setup.val_check_interval
@@ -232,6 +238,12 @@ class LightningTrainer(Convention):
         from . import code
 
         return code.snippet(setup, plan, original)
+
+    @property
+    def log(self):
+        from . import log  # its readers use this module's counting rules
+
+        return log
 
     def cadence_words(self, setup: Setup) -> str:
         v, n = setup.val_check_interval, setup.check_val_every_n_epoch
