@@ -11,6 +11,10 @@ import json
 import math
 import sys
 
+from .conventions.hf import code as hf_code
+from .conventions.keras import code as keras_code
+from .conventions.lightning import code as lightning_code
+from .conventions.pytorch import code as pytorch_code
 from .evaluation import parse_metrics
 from .plan import make_plan
 from .readlog import MAX_CHARS, LogError, LogReading, read_log
@@ -96,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every chart (svg, png, html), the tables, the setup and a Markdown summary")
     export.add_argument("--out", required=True, help="directory to write into (created if missing)")
     add_setup_flags(export)
+    snippet = sub.add_parser("snippet", help="print the code the page shows for the setup's framework")
+    add_setup_flags(snippet)
+    snippet.add_argument(
+        "--runnable", action="store_true",
+        help="print a complete one-device script instead: synthetic data, a one-layer model, the --metrics values as the "
+        "validation metric; its last line is the JSON the framework counted (total_optimizer_steps, eval_global_steps, stop_global_step)",
+    )  # fmt: skip
     train = sub.add_parser("train", help="train the lab's small model on the plan, step by step")
     add_setup_flags(train)
     train.add_argument("--seed", type=_int, default=0)
@@ -227,6 +238,15 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
     )
 
 
+# Temporary, until CONVENTIONS carries each code module's `runnable`: the convention's name -> its code module.
+_CODE = {"pytorch": pytorch_code, "pytorch-flush": pytorch_code, "hf": hf_code, "lightning": lightning_code, "keras": keras_code}
+
+
+def runnable_script(setup: Setup, plan) -> str:
+    """`snippet --runnable`: a one-device script whose last line is what the framework counted."""
+    return _CODE[setup.framework].runnable(setup, plan)
+
+
 def summary(plan) -> str:
     s = plan.setup
     lines = [
@@ -340,7 +360,11 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(
                 f"--metrics has {len(setup.metrics)} value(s) but evaluation {es.metrics_ran_out_at + 1} needs one; give a value for every evaluation"
             )
-        if args.command == "export":
+        if args.command == "snippet":
+            from .explain import code_snippet  # pandas loads only for snippets
+
+            print(runnable_script(setup, plan) if args.runnable else code_snippet(setup, setup.framework), end="")
+        elif args.command == "export":
             from .exports import write_all  # vl-convert and Altair load only for export
 
             try:

@@ -420,15 +420,22 @@ def _fake_torch(world_size: int, record: dict) -> dict[str, types.ModuleType]:
     torch = types.ModuleType("torch")
     utils, data = types.ModuleType("torch.utils"), types.ModuleType("torch.utils.data")
     optim, sched = types.ModuleType("torch.optim"), types.ModuleType("torch.optim.lr_scheduler")
+    dist, nn, parallel = types.ModuleType("torch.distributed"), types.ModuleType("torch.nn"), types.ModuleType("torch.nn.parallel")
     data.DataLoader, data.DistributedSampler = DataLoader, DistributedSampler
     optim.AdamW, sched.LambdaLR = AdamW, LambdaLR
+    dist.init_process_group = lambda *args, **kwargs: record.setdefault("process_groups", []).append(args)
+    parallel.DistributedDataParallel = lambda model: record.setdefault("ddp", []).append(model) or model
     torch.utils, utils.data, torch.optim, optim.lr_scheduler = utils, data, optim, sched
+    torch.distributed, torch.nn, nn.parallel = dist, nn, parallel
     return {
         "torch": torch,
         "torch.utils": utils,
         "torch.utils.data": data,
         "torch.optim": optim,
         "torch.optim.lr_scheduler": sched,
+        "torch.distributed": dist,
+        "torch.nn": nn,
+        "torch.nn.parallel": parallel,
     }
 
 
@@ -484,6 +491,10 @@ def run_loop_snippet(setup: Setup, framework: str, monkeypatch) -> dict:
         Setup(dataset_size=64, batch_size=8, epochs=3, grad_accum=3, lr_schedule="linear", warmup_steps=2, lr=0.5),
         Setup(dataset_size=64, batch_size=8, epochs=None, max_steps=7, lr_schedule="cosine", warmup_steps=3, lr=0.5),
         Setup(dataset_size=50, batch_size=7, epochs=2, framework="hf", lr_schedule="constant_with_warmup", warmup_steps=0.5),
+        # patience 0 stops at the first evaluation that does not improve, not before any evaluation
+        Setup(dataset_size=90, batch_size=4, grad_accum=2, epochs=4, eval_every_steps=3, patience=0, metrics=(1.0, 0.9, 0.95) + (0.5,) * 12),
+        # the epochs end before max_steps: the scheduler still plans max_steps (the plan's lr_horizon)
+        Setup(dataset_size=64, batch_size=8, epochs=2, grad_accum=3, max_steps=20, lr_schedule="linear", warmup_steps=2, lr=0.5),
     ],
 )
 def test_pytorch_snippet_runs_the_plans_steps_and_rates(setup, framework, monkeypatch):
@@ -491,6 +502,7 @@ def test_pytorch_snippet_runs_the_plans_steps_and_rates(setup, framework, monkey
     plan = out["plan"]
     assert len(out["lrs"]) == plan.total_optimizer_steps
     assert out["evals"] == len(plan.evaluations)
+    assert len(out.get("ddp", [])) == len(out.get("process_groups", [])) == (plan.setup.devices > 1)
     if plan.setup.lr_schedule is not None and plan.total_optimizer_steps:
         np.testing.assert_allclose(out["lrs"], plan.lr_at(np.arange(1, plan.total_optimizer_steps + 1)), rtol=1e-12)
 
