@@ -11,10 +11,7 @@ import json
 import math
 import sys
 
-from .conventions.hf import code as hf_code
-from .conventions.keras import code as keras_code
-from .conventions.lightning import code as lightning_code
-from .conventions.pytorch import code as pytorch_code
+from .conventions import CONVENTIONS
 from .evaluation import parse_metrics
 from .plan import make_plan
 from .readlog import MAX_CHARS, LogError, LogReading, read_log
@@ -238,13 +235,9 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
     )
 
 
-# Temporary, until CONVENTIONS carries each code module's `runnable`: the convention's name -> its code module.
-_CODE = {"pytorch": pytorch_code, "pytorch-flush": pytorch_code, "hf": hf_code, "lightning": lightning_code, "keras": keras_code}
-
-
 def runnable_script(setup: Setup, plan) -> str:
     """`snippet --runnable`: a one-device script whose last line is what the framework counted."""
-    return _CODE[setup.framework].runnable(setup, plan)
+    return CONVENTIONS[setup.framework].runnable(setup, plan)
 
 
 def summary(plan) -> str:

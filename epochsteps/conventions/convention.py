@@ -116,6 +116,10 @@ class Convention:
     def snippet(self, setup: Setup, plan: Plan | None, original: Setup) -> list[str]:
         raise NotImplementedError
 
+    def runnable(self, setup: Setup, plan: Plan) -> str:
+        """A complete one-device script whose last line is what the framework itself counted."""
+        raise NotImplementedError
+
     def epochs(self, setup: Setup) -> float | None:
         """The epoch count this framework runs `setup` with; None when only max_steps bounds it."""
         if "max_steps" not in self.owns:

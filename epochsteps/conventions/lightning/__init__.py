@@ -239,6 +239,11 @@ class LightningTrainer(Convention):
 
         return code.snippet(setup, plan, original)
 
+    def runnable(self, setup: Setup, plan) -> str:
+        from . import code
+
+        return code.runnable(setup, plan)
+
     @property
     def log(self):
         from . import log  # its readers use this module's counting rules

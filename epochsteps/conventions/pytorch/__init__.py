@@ -160,6 +160,11 @@ class HandWrittenLoop(Convention):
 
         return code.snippet(setup, plan, original)
 
+    def runnable(self, setup: Setup, plan) -> str:
+        from . import code
+
+        return code.runnable(setup, plan)
+
     def with_evaluations(self, setup: Setup) -> Setup:
         """A hand-written loop evaluates only where told: once per epoch's worth of optimizer steps."""
         if setup.eval_every_steps is not None:
