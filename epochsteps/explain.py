@@ -785,6 +785,16 @@ def code_snippet(setup: Setup, framework: str) -> str:
     return "\n".join(head + c.snippet(s, t.plan, setup)) + "\n"
 
 
+def runnable_script(setup: Setup, framework: str) -> str:
+    """A complete one-device script for `framework` (the setup as `translate` writes it) whose
+    last line is what the framework itself counts. Raises SetupError where there is no such
+    proof: a setup the framework refuses, several devices, too few metric values."""
+    t = translate(setup, framework)
+    if t.plan is None:
+        raise SetupError("framework", framework, t.refusal or "the framework refuses this setup")
+    return CONVENTIONS[framework].runnable(t.setup, t.plan)
+
+
 __all__ = [
     "GLOSSARY",
     "SCOPE",
@@ -799,6 +809,7 @@ __all__ = [
     "formula",
     "formula_terms",
     "metric_cards",
+    "runnable_script",
     "takeaways",
     "translate",
     "translator",

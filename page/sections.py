@@ -198,8 +198,29 @@ def translator_section(setup: Setup) -> None:
         st.markdown(f"- {line}")
     tabs = st.tabs(list(LABELS.values()), default=LABELS[setup.framework])  # open on yours
     snippets = snippets_for(setup)
-    for tab, fw in zip(tabs, CONVENTIONS, strict=True):
-        tab.code(snippets[fw], language="python", wrap_lines=True)  # no sideways scrolling at 390 px
+    for tab, name in zip(tabs, CONVENTIONS, strict=True):
+        tab.code(snippets[name], language="python", wrap_lines=True)  # no sideways scrolling at 390 px
+        runnable_download(tab, setup, name)
+
+
+def runnable_download(where, setup: Setup, name: str) -> None:
+    """The complete script that makes the framework print these numbers (written on click), or why there is none."""
+    t = explain.translate(setup, name)
+    why = None
+    if t.plan is None:
+        why = "the framework refuses this setup"
+    elif t.setup.devices > 1:
+        why = "it runs on one device, and these numbers are for several"
+    elif t.plan.early_stop is not None and t.plan.early_stop.metrics_ran_out_at is not None:
+        why = "it feeds one metric value per evaluation, and the values run out"
+    if why is not None:
+        where.caption(f"No runnable script here: {why}.")
+        return
+    where.download_button(
+        "Runnable script: run it and the framework prints these numbers", data=partial(explain.runnable_script, setup, name),
+        file_name=f"epochsteps_{name.replace('-', '_')}.py", mime="text/x-python", on_click="ignore", key=f"runnable_{name}",
+        icon=":material/terminal:",
+    )  # fmt: skip
 
 
 def glossary_section() -> None:

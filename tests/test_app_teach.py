@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from epochsteps import controls as ctl
 from epochsteps import explain, exports, lessons, quiz, share
 from epochsteps import urlstate as us
+from epochsteps.conventions import CONVENTIONS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FALLBACK = "http://localhost:8501/"  # AppTest has no browser address: the page says it uses a stand-in
@@ -329,3 +330,17 @@ def test_a_bad_setup_file_gives_a_clear_message(content, says):
     message = plain(at.error[0].value)
     assert message.startswith("That file could not be loaded") and says in message
     assert cards(at) == before
+
+
+def test_each_snippet_has_its_runnable_script(media):
+    at = run({"framework": "hf", "early_stopping": "true"})
+    plan = ctl.values_to_setup(us.parse_query({"framework": "hf", "early_stopping": "true"})[0]).plan
+    for name in CONVENTIONS:
+        script = download(at, media, f"runnable_{name}").decode()
+        assert script == explain.runnable_script(plan.setup, name)  # what `snippet --runnable` prints for that framework
+        compile(script, name, "exec")
+        assert script.rstrip().splitlines()[-1].startswith("print(json.dumps(")
+    several = run({"devices": "4"})
+    offered = {d.proto.id.rsplit("-runnable_", 1)[-1] for d in several.get("download_button") if "-runnable_" in d.proto.id}
+    assert offered == {"keras"}  # Keras takes the global batch in one process; the others need 4 devices
+    assert sum("runs on one device" in c.value for c in several.caption) == 4
