@@ -52,6 +52,7 @@ def main() -> None:
         st.session_state["_lesson_notices"] = ()
     answered = sections.lesson_section(values)
     controls_section(values)
+    sections.log_section()
     notices_section()
     outcome = outcome_for(tuple(values.items()))
     sync_url(values)

@@ -229,6 +229,61 @@ def glossary_section() -> None:
     st.caption(f"Scope: {explain.SCOPE}")
 
 
+# -- read my log ------------------------------------------------------------------------------
+
+
+def read_pasted_log() -> None:
+    """Read the pasted text once, on click; a determined setup becomes the page's (the page opens on its plan)."""
+    from epochsteps.readlog import LogError, read_log
+
+    text = st.session_state.get("log_text") or ""
+    try:
+        reading = read_log(text)
+    except LogError as error:
+        st.session_state["_log_reading"] = str(error)
+        return
+    st.session_state["_log_reading"] = reading
+    if reading.plan is not None:
+        query, notes = us.setup_query(reading.plan.setup)
+        values, notices = us.parse_query(query)
+        put_values(values)
+        st.session_state["_log_notices"] = [*notes, *notices]
+
+
+def log_section() -> None:
+    """Paste what the HF Trainer, Lightning or Keras printed: the setup it implies, what each
+    printed number counts, where those numbers mislead, and the page opened on its plan."""
+    with st.expander("Read my log: paste what your framework printed", icon=":material/terminal:", key="log_panel"):
+        st.text_area(
+            "The HF Trainer's “Running training” banner, a Lightning progress bar and model summary, or Keras fit output",
+            key="log_text", height=160, max_chars=4_000_000, placeholder="***** Running training *****\n  Num examples = 1,000 ...",
+        )  # fmt: skip
+        st.button("Read", key="log_read", on_click=read_pasted_log, icon=":material/search:")
+        reading = st.session_state.get("_log_reading")
+        if reading is None:
+            return
+        if isinstance(reading, str):  # not a log the page can read: one plain sentence, never the text itself
+            st.warning(us.plain(reading))
+            return
+        known = {k: v for k, v in reading.setup.items() if v is not None}
+        title = CONVENTIONS[reading.framework].title
+        st.markdown(f"**{us.plain(title[0].upper() + title[1:])}**: " + us.plain(
+            ", ".join(f"{k} = {v if isinstance(v, str) else explain.fmt(v)}" for k, v in known.items()) or "no setup value is determined"))  # fmt: skip
+        if reading.unknown:
+            st.markdown("Not determined by the text (never guessed): " + us.plain(", ".join(reading.unknown)))
+        table = pd.DataFrame({"printed": [p.label for p in reading.printed], "value": [str(p.value) for p in reading.printed],
+                              "what it counts": [p.meaning for p in reading.printed]})  # fmt: skip
+        st.dataframe(table, hide_index=True, width="stretch")
+        for note in reading.notes:
+            st.markdown(f"- {us.plain(note)}")
+        if reading.plan is not None:
+            st.success("The page now shows this setup's plan.", icon=":material/check_circle:")
+            for notice in st.session_state.get("_log_notices") or ():
+                st.info(us.plain(notice))
+        else:
+            st.info("The text does not determine the whole setup, so the page keeps its own; the numbers above are what it does determine.")
+
+
 # -- for teachers: lesson task, self-check, share, export ----------------------------------------
 
 

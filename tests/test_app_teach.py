@@ -344,3 +344,42 @@ def test_each_snippet_has_its_runnable_script(media):
     offered = {d.proto.id.rsplit("-runnable_", 1)[-1] for d in several.get("download_button") if "-runnable_" in d.proto.id}
     assert offered == {"keras"}  # Keras takes the global batch in one process; the others need 4 devices
     assert sum("runs on one device" in c.value for c in several.caption) == 4
+
+
+LOGS = Path(__file__).resolve().parent / "data" / "logs"
+
+
+def test_a_pasted_hf_banner_opens_the_page_on_its_plan():
+    from epochsteps.readlog import read_log
+
+    text = (LOGS / "hf_info_accum_leftover.log").read_text()
+    at = run()
+    at.session_state["log_text"] = text
+    at.button(key="log_read").click().run()
+    assert not at.exception
+    reading = read_log(text)
+    assert reading.plan is not None
+    plan = reading.plan
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Total optimizer steps"] == f"{plan.total_optimizer_steps:,}"  # the page opened on the log's setup
+    assert at.number_input(key="dataset_size").value == plan.setup.dataset_size
+    assert at.number_input(key="grad_accum").value == plan.setup.grad_accum
+    shown = "\n".join(m.value for m in at.markdown).replace("\\", "")
+    assert all(note in shown for note in reading.notes)
+    table = at.dataframe[0].value
+    assert list(table["printed"]) == [p.label for p in reading.printed]
+
+
+def test_a_pasted_log_that_does_not_fix_the_setup_keeps_the_page_and_garbage_is_one_sentence():
+    at = run({"batch_size": "64"})
+    at.session_state["log_text"] = (LOGS / "keras_v1.log").read_text()
+    at.button(key="log_read").click().run()
+    assert not at.exception
+    assert at.number_input(key="batch_size").value == 64  # Keras never prints the batch size: the page keeps its own
+    assert any("does not determine the whole setup" in i.value for i in at.info)
+    hostile = '<script>alert("x")</script> <img src=x onerror=alert(1)> $$\\frac{1}{0}$$ [link](javascript:alert(1))'
+    at.session_state["log_text"] = hostile
+    at.button(key="log_read").click().run()
+    assert not at.exception
+    warned = [w.value for w in at.warning]
+    assert warned and "<script>" not in "".join(warned) and "javascript" not in "".join(warned)  # nothing of the text echoed as markup
