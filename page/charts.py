@@ -20,7 +20,7 @@ from epochsteps.plan import Plan
 from epochsteps.setup import Setup, SetupError
 from epochsteps.timeline import MAX_ROWS
 
-from .state import CACHE_ENTRIES
+from .state import BY_HASH, CACHE_ENTRIES
 
 try:  # Streamlit's own lock around Altair's global theme / transformer switches
     from streamlit.elements.vega_charts import _altair_globals_lock as ALTAIR_LOCK
@@ -60,7 +60,8 @@ CHART_NAMES = {kind: f"{EXPORT_TITLES[kind]} chart (its numbers are in the text 
 
 def arrow_bytes(data: pd.DataFrame) -> bytes:
     """A table as Arrow IPC bytes, the form Streamlit sends to the browser."""
-    alt.utils.data.limit_rows(data, max_rows=MAX_ROWS)
+    if len(data) > MAX_ROWS:  # Altair's own limit; no chart may send more
+        raise ValueError(f"a chart table of {len(data):,} rows; at most {MAX_ROWS:,}")
     # column by column: from_pandas reads pandas metadata too, 3x the time for these small tables
     table = pa.table({c: pa.array(data[c].to_numpy(), from_pandas=True) for c in data.columns})
     sink = pa.BufferOutputStream()
@@ -86,7 +87,7 @@ class ChartData(NamedTuple):
     description: str
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False, **BY_HASH)
 def chart_data(kind: str, setup: Setup, _plan: Plan) -> ChartData:
     """This setup's tables for the chart of `kind`: all a move to a new setup has to build."""
     drawing = DRAWINGS[kind](_plan)

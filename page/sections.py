@@ -19,7 +19,7 @@ from epochsteps.setup import Setup, SetupError
 from . import lab
 from .charts import CHART_NAMES, DRAWINGS, EXPORT_STEMS, EXPORT_TITLES, charts_shown, export_spec, show_chart
 from .controls import lesson_widgets, try_button
-from .state import CACHE_ENTRIES, lesson_mode, locked, outcome_for, put_values, shown
+from .state import BY_HASH, CACHE_ENTRIES, lesson_mode, locked, outcome_for, put_values, shown
 
 QUIZ_SHOWN = 3  # questions at a time; "Other questions" draws the next seed
 FALLBACK_ADDRESS = "http://localhost:8501/"  # when the page cannot read its own address (tests, some proxies)
@@ -172,7 +172,7 @@ def early_stopping_section(values: dict, outcome: ctl.Outcome, run: training.Tra
 # -- the translator and the glossary --------------------------------------------------------------
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False, **BY_HASH)
 def translator_for(setup: Setup) -> tuple[pd.DataFrame, list[str]]:
     """The translator table, the columns that differ between frameworks first and headed
     "≠ ...", and the differences as lines. Marked so, not by a pandas Styler: st.dataframe
@@ -183,7 +183,7 @@ def translator_for(setup: Setup) -> tuple[pd.DataFrame, list[str]]:
     return table[order].rename(columns={c: f"≠ {c}" for c in differs}), explain.differences(setup)
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False, **BY_HASH)
 def snippets_for(setup: Setup) -> dict[str, str]:
     return {name: explain.code_snippet(setup, name) for name in CONVENTIONS}
 
@@ -340,7 +340,7 @@ def lesson_section(values: dict) -> bool:
     return answered or shown_now
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False, **BY_HASH)
 def questions_for(setup: Setup, seed: int) -> list[quiz.Question]:
     return quiz.questions(setup, seed)
 

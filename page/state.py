@@ -8,9 +8,13 @@ import streamlit as st
 from epochsteps import controls as ctl
 from epochsteps import lessons
 from epochsteps import urlstate as us
+from epochsteps.setup import Setup
 
 KEEP_URL_KEYS: tuple[str, ...] = lessons.LESSON_KEYS  # query keys owned by lesson mode: not controls, kept in the URL
 CACHE_ENTRIES = 24  # per cached function: memory stays flat however many settings are visited
+# A Setup is frozen and hashable: Python's hash of it keys the caches. Streamlit's own hasher
+# walks every field of it on every call (about 1 ms a call, several calls a move).
+BY_HASH = {"hash_funcs": {Setup: hash}}
 NO_LESSON = lessons.LessonMode()
 
 
