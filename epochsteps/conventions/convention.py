@@ -11,6 +11,7 @@ re-derives a count.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -96,11 +97,7 @@ class Convention:
     argument_labels: ClassVar[dict[str, str]] = {}  # the page's labels for its own arguments
     argument_placeholders: ClassVar[dict[str, str]] = {}  # what an empty box of its own means
     early_stopping: ClassVar[type]  # the early-stopping rule: update(value, epoch) -> (stop, new best)
-
-    @property
-    def log(self):
-        """Reads what the framework prints (`evidence(lines)`, `read(lines)`); None: nothing it prints is read."""
-        return None
+    reads_logs: ClassVar[bool] = False  # its package has a log.py that reads what the framework prints
 
     # -- rules ---------------------------------------------------------------------------
     def schedule(self, setup: Setup) -> Schedule:
@@ -114,11 +111,21 @@ class Convention:
         return int(setup.warmup_steps)
 
     def snippet(self, setup: Setup, plan: Plan | None, original: Setup) -> list[str]:
-        raise NotImplementedError
+        """The code the page shows for `setup` (the user's own setup is `original`), from the package's code.py."""
+        return self._part("code").snippet(setup, plan, original)
 
     def runnable(self, setup: Setup, plan: Plan) -> str:
         """A complete one-device script whose last line is what the framework itself counted."""
-        raise NotImplementedError
+        return self._part("code").runnable(setup, plan)
+
+    @property
+    def log(self):
+        """Reads what the framework prints (`evidence(lines)`, `read(lines)`): the package's log.py, if it has one."""
+        return self._part("log") if self.reads_logs else None
+
+    def _part(self, name: str):
+        """A module of this convention's package, loaded when first asked for (they import its rules)."""
+        return importlib.import_module(f"{type(self).__module__}.{name}")
 
     def epochs(self, setup: Setup) -> float | None:
         """The epoch count this framework runs `setup` with; None when only max_steps bounds it."""

@@ -152,6 +152,7 @@ class HFTrainer(Convention):
     }
     argument_placeholders = {"eval_every_steps": "every epoch"}
     early_stopping = EarlyStopping
+    reads_logs = True
 
     def schedule(self, setup: Setup) -> Schedule:
         return schedule(setup)
@@ -162,21 +163,6 @@ class HFTrainer(Convention):
     def warmup_updates(self, setup: Setup, sched: Schedule) -> int:
         return schedules.hf_warmup_steps(setup.warmup_steps, sched.lr_horizon)
 
-    def snippet(self, setup: Setup, plan, original: Setup) -> list[str]:
-        from . import code
-
-        return code.snippet(setup, plan, original)
-
-    def runnable(self, setup: Setup, plan) -> str:
-        from . import code
-
-        return code.runnable(setup, plan)
-
-    @property
-    def log(self):
-        from . import log  # its readers use this module's counting rules
-
-        return log
 
     def fix_values(self, values: dict, notices: list[str]) -> None:
         every = values.get("eval_every_steps")

@@ -163,6 +163,7 @@ class KerasFit(Convention):
     }
     argument_placeholders = {"steps_per_epoch": "whole dataset"}
     early_stopping = EarlyStopping
+    reads_logs = True
 
     def schedule(self, setup: Setup) -> Schedule:
         return schedule(setup)
@@ -174,21 +175,6 @@ class KerasFit(Convention):
         """Update k reads the micro-batch counter at k * A - 1: warmup ends at update ceil((w + 1) / A)."""
         return -(-(int(setup.warmup_steps) + 1) // sched.grad_accum) - 1
 
-    def snippet(self, setup: Setup, plan, original: Setup) -> list[str]:
-        from . import code
-
-        return code.snippet(setup, plan, original)
-
-    def runnable(self, setup: Setup, plan) -> str:
-        from . import code
-
-        return code.runnable(setup, plan)
-
-    @property
-    def log(self):
-        from . import log  # its readers use this module's counting rules
-
-        return log
 
     # -- words: ceil(N / B) batches, windows across epochs ---------------------------------
     def batch_terms(self, plan) -> list[Term]:

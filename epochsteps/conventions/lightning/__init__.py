@@ -227,6 +227,7 @@ class LightningTrainer(Convention):
     }
     argument_placeholders = {"val_check_interval": "1.0", "check_val_every_n_epoch": "None"}
     early_stopping = EarlyStopping
+    reads_logs = True
 
     def schedule(self, setup: Setup) -> Schedule:
         return schedule(setup)
@@ -234,21 +235,6 @@ class LightningTrainer(Convention):
     def lr_per_update(self, setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
         return lr_per_update(setup, sched, updates)
 
-    def snippet(self, setup: Setup, plan, original: Setup) -> list[str]:
-        from . import code
-
-        return code.snippet(setup, plan, original)
-
-    def runnable(self, setup: Setup, plan) -> str:
-        from . import code
-
-        return code.runnable(setup, plan)
-
-    @property
-    def log(self):
-        from . import log  # its readers use this module's counting rules
-
-        return log
 
     def cadence_words(self, setup: Setup) -> str:
         v, n = setup.val_check_interval, setup.check_val_every_n_epoch

@@ -155,15 +155,6 @@ class HandWrittenLoop(Convention):
     def lr_per_update(self, setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
         return lr_per_update(setup, sched, updates)
 
-    def snippet(self, setup: Setup, plan, original: Setup) -> list[str]:
-        from . import code
-
-        return code.snippet(setup, plan, original)
-
-    def runnable(self, setup: Setup, plan) -> str:
-        from . import code
-
-        return code.runnable(setup, plan)
 
     def with_evaluations(self, setup: Setup) -> Setup:
         """A hand-written loop evaluates only where told: once per epoch's worth of optimizer steps."""
