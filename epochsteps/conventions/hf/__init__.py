@@ -20,7 +20,8 @@ import numpy as np
 
 from ... import loading, schedules
 from ...setup import Setup
-from ..base import Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
+from ..base import Events, Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
+from . import args
 
 NAME = "HF Trainer"
 DEFAULT_EPOCHS = 3.0
@@ -48,9 +49,7 @@ def validate(setup: Setup) -> None:
             "start_from_epoch": "start_from_epoch is a Keras EarlyStopping argument",
         },
     )
-    every = setup.eval_every_steps
-    if every is not None and every > 1 and every != int(every):
-        raise refuse(setup, "eval_every_steps", "--eval_steps must be an integer if bigger than 1 (TrainingArguments)")
+    args.check(setup)
 
 
 def schedule(setup: Setup) -> Schedule:
@@ -78,10 +77,13 @@ def schedule(setup: Setup) -> Schedule:
         batches, steps = epoch_windows(load.batches, per_epoch, setup.grad_accum, n_epochs, total)
     ends = np.cumsum(steps)
     reached = int(ends[-1])
-    if setup.eval_every_steps is None:
+    strategy = args.eval_strategy(setup)
+    if strategy == "no":
+        evaluations = Events.empty()
+    elif strategy == "epoch":
         evaluations = epoch_end_events(np.arange(n_epochs), ends, batches)
     else:
-        every = eval_steps(setup.eval_every_steps, total)
+        every = eval_steps(args.eval_steps(setup), total)
         evaluations = step_events(every, reached, ends, batches, setup.grad_accum, extra_final=reached >= total)
     return Schedule(
         nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),

@@ -21,6 +21,7 @@ import numpy as np
 from ... import loading, schedules
 from ...setup import Setup, SetupError
 from ..base import MAX_EVALUATIONS, Events, Schedule, epoch_windows, foreign_knobs, refuse, whole_epochs
+from . import limits
 
 NAME = "Lightning Trainer"
 DEFAULT_MAX_EPOCHS = 1000
@@ -77,6 +78,10 @@ def schedule(setup: Setup) -> Schedule:
     validate(setup)
     setup = _normalise(setup)
     load = loading.distributed_sampler(setup.dataset_size, setup.batch_size, setup.devices, setup.drop_last)
+    full_length = load.batches
+    length = limits.train_batches(setup, load.batches)
+    if length != load.batches:  # the limited epoch runs length batches, all full ones
+        load = load._replace(batches=length)
     max_epochs = whole_epochs(setup, NAME)
     if max_epochs is None:
         max_epochs = DEFAULT_MAX_EPOCHS if setup.max_steps is None else -1
@@ -89,7 +94,7 @@ def schedule(setup: Setup) -> Schedule:
             horizon = min(horizon, setup.max_steps)
     notes = []
     if load.batches == 0:
-        # `_FitLoop.done`: "No training batches" -- no epoch starts.
+        # `_FitLoop.done`: "No training batches" -- no epoch starts (`_FitLoop.skip` with limit_train_batches=0).
         notes.append("No training batches: Trainer.fit stops before the first epoch.")
         n_epochs = 0
     elif max_epochs == -1:
@@ -121,7 +126,7 @@ def schedule(setup: Setup) -> Schedule:
         nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),
         batches=batches,
         steps=steps,
-        ends_pass=np.ones(n_epochs, dtype=bool),
+        ends_pass=np.full(n_epochs, length == full_length, dtype=bool),
         last_batch_size=load.last_batch_size or 0,
         batch_size=setup.batch_size,
         devices=setup.devices,
