@@ -44,7 +44,7 @@ def early_stop(setup: Setup, sched: Schedule, rule) -> Stopped | None:
     e, g = int(checks.epoch[fired]), int(checks.global_step[fired])
     processed = e + 1 if at_epoch_end else e
     if processed >= min_epochs and g >= min_steps:
-        batches, steps, evaluations = cut_at(sched, checks.take(fired))
+        batches, steps, evaluations = cut_at(sched, checks.take([fired]))
         return Stopped(batches, steps, evaluations, checks.take([fired]), best, None)
 
     ends = np.cumsum(sched.steps, dtype=np.int64)
