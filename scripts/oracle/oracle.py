@@ -790,6 +790,26 @@ def run_keras(a):
     return assemble(a, [rec.summary()], total, B * A, [], cut_short=cut, unapplied=(A > 1 and nb % A != 0))
 
 
+# --------------------------------------------------------------------------- round 3 contract
+ROUND3_OWNERS = {
+    "hf": {"eval_strategy", "save_strategy", "save_steps", "logging_strategy", "logging_steps", "logging_first_step",
+           "load_best_model_at_end"},
+    "lightning": {"every_n_train_steps", "every_n_epochs", "save_last", "save_top_k", "monitor", "log_every_n_steps",
+                  "min_epochs", "min_steps", "limit_train_batches"},
+    "keras": {"save_freq", "save_best_only"},
+    "pytorch": {"save_every_steps"},
+    "pytorch-flush": {"save_every_steps"},
+}
+
+
+def refuse_foreign_round3(a, fw):
+    """A checkpoint/log flag of another framework: refused by the project's contract, not silently ignored."""
+    for owner, flags in ROUND3_OWNERS.items():
+        for flag in flags:
+            if flag not in ROUND3_OWNERS[fw] and getattr(a, flag) not in (None, False):
+                raise OracleError(f"{fw} has no argument {flag} (it belongs to {owner})")
+
+
 # --------------------------------------------------------------------------- main
 def main():
     a = parse(sys.argv[1:])
@@ -800,6 +820,7 @@ def main():
     res = None
     try:
         fw = a.framework
+        refuse_foreign_round3(a, fw)
         if fw != "hf" and a.lr_schedule and a.warmup_steps != int(a.warmup_steps):
             # round 2: a fractional warmup (a ratio < 1, or 2.5) is TrainingArguments.get_warmup_steps, an HF
             # notion; transformers.get_scheduler / keras CosineDecay take a step count (DESIGN.md contract)
