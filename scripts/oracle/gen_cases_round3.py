@@ -143,7 +143,7 @@ add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 2 --every-n-epochs 0 --ever
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 4 --monitor val_loss --metrics 1,0.9,0.95,0.8")
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 4 --monitor val_loss --save-top-k 2 --metrics 1,0.9,0.95,0.8")
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 4 --monitor val_loss --save-top-k -1 --save-last --metrics 1,0.9,0.95,0.8")
-add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 2 --monitor val_loss --val-check-interval 0.25 --save-top-k 2 --metrics 1,0.9,0.95,0.8,0.85,0.7,0.99,0.75")
+add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 2 --monitor val_loss --val-check-interval 0.25 --save-top-k 2 --metrics 1,0.9,0.95,0.8,0.85,0.7,0.99,0.75,0.8,0.72")
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 2 --val-check-interval 0.3 --grad-accum 2 --every-n-train-steps 2 --monitor val_loss --metrics 1,0.9,0.8,0.85,0.7,0.6,0.5,0.4")
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --val-check-interval 0.3 --grad-accum 2 --every-n-train-steps 5 --monitor val_loss --metrics 1,0.9,0.8,0.85,0.7,0.6,0.5,0.4,0.3,0.2")
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 2 --grad-accum 3 --every-n-train-steps 2 --monitor val_loss --metrics 1,0.9,0.8")
@@ -169,7 +169,7 @@ add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-steps 
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --patience 1 --min-epochs 5 --metrics 1,1,1,1,1,1")
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-epochs 2 --val-check-interval 0.5 --metrics 1,0.9,0.95,0.8,0.7,0.9,0.9,0.9,0.9")
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 2 --min-epochs 3 --min-steps 35 --metrics 1,0.9,0.95,0.96,0.8,0.9,0.9,0.9")
-add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-steps 13 --monitor val_loss --every-n-train-steps 4 --val-check-interval 0.5 --metrics 1,0.9,0.8,0.7,0.6,0.5")
+add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-steps 13 --monitor val_loss --every-n-train-steps 4 --val-check-interval 0.5 --metrics 1,1.1,0.9,0.8,0.7,0.6")
 add(f"{PL} --dataset-size 40 --batch-size 4 --max-steps 18 --patience 1 --min-steps 15 --val-check-interval 0.5 --metrics 1,1,1,1,1,1")
 # Lightning: limit_train_batches
 add(f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --limit-train-batches 7 --grad-accum 3")
