@@ -27,7 +27,7 @@ def same(expected, actual) -> bool:
 
 
 def test_the_recording_is_big_enough():
-    assert len(CASES) >= 150
+    assert len(CASES) >= 280
     assert sum("error" not in c for c in CASES) >= 120
 
 

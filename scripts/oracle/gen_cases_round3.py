@@ -380,8 +380,34 @@ makers = [hf_case] * 5 + [lightning_case] * 6 + [keras_case] * 3 + [loop_case]
 while len(cases) < N_HAND + 130:
     add(R.choice(makers)())
 
+# second pass, hand-picked after the first recording: the interactions most likely to hide a wrong rule
+SECOND = [
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --grad-accum 2 --val-check-interval 3 --check-val-every-n-epoch none --every-n-train-steps 2 --monitor val_loss --metrics 1,0.9,0.95,0.8,0.85,0.7,0.99,0.75,0.8,0.72",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --limit-train-batches 7 --val-check-interval 0.5 --every-n-train-steps 3 --monitor val_loss --metrics 1,0.9,0.95,0.8,0.85,0.7,0.99,0.75",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --val-check-interval 1 --every-n-train-steps 4 --monitor val_loss --metrics 1,0.9,0.95,0.8,0.85,0.7,0.99,0.75,0.8,0.72,0.7,0.6,0.5,0.4,0.3,0.2,0.1,0.05,0.04,0.03,0.02,0.01,0.009,0.008,0.007,0.006,0.005,0.004,0.003,0.002,0.001",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 4 --check-val-every-n-epoch 2 --monitor val_loss --max-steps 33 --metrics 1,0.9",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --max-steps 25 --monitor val_loss --save-top-k 2 --metrics 1,0.9,0.95",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-steps 17 --metrics 1,1.1,1.2,1.3,1.4,1.5,1.6,1.7 --log-every-n-steps 6",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-steps 17 --grad-accum 3 --metrics 1,1.1,1.2,1.3,1.4,1.5,1.6,1.7",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-steps 13 --val-check-interval 0.5 --check-val-every-n-epoch 2 --metrics 1,1.1,1.2,1.3,1.4,1.5,1.6,1.7",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-epochs 3 --val-check-interval 0.25 --metrics 1,1.1,0.9,1.3,1.4,1.5,0.5,1.7,1.8,1.9,2,2.1,2.2,2.3,2.4,2.5",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 8 --patience 1 --min-epochs 3 --monitor val_loss --save-last --save-top-k 1 --metrics 1,1.1,0.9,1.3,1.4,1.5,0.5,1.7",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --val-check-interval 0.3 --grad-accum 3 --every-n-train-steps 1 --save-top-k -1 --monitor val_loss --metrics 1,0.9,0.95,0.8,0.85,0.7,0.99,0.75,0.8,0.72",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --val-check-interval 0.5 --every-n-train-steps 2 --save-top-k 2 --monitor val_loss --metrics 0.5,nan,0.4,nan,0.3,0.2",
+    f"{PL} --dataset-size 40 --batch-size 4 --epochs 3 --val-check-interval 0.5 --every-n-train-steps 3 --save-top-k 0 --save-last --monitor val_loss --metrics 0.5,0.6,0.4,0.7,0.3,0.2",
+    f"{PL} --dataset-size 100 --batch-size 8 --epochs 6 --devices 2 --drop-last --limit-train-batches 0.5 --patience 1 --min-steps 9 --val-check-interval 0.5 --metrics 1,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8,1.9,2,2.1",
+    f"{HF} --dataset-size 100 --batch-size 8 --epochs 2 --devices 2 --save-steps 2 --eval-every-steps 1 --load-best-model-at-end --metrics 1,0.9,0.95,0.8,0.85,0.7,0.99,0.75,0.8,0.72,0.71,0.8,0.7,0.9,0.6,0.65",
+    f"{HF} --dataset-size 40 --batch-size 4 --grad-accum 3 --epochs 1.7 --max-steps 9 --save-strategy epoch --logging-strategy epoch --logging-first-step --eval-strategy epoch --load-best-model-at-end --metrics 1,0.9,0.95",
+    f"{HF} --dataset-size 60 --batch-size 4 --epochs 3 --eval-strategy steps --eval-every-steps 0.1 --save-steps 0.2 --load-best-model-at-end --patience 2 --metrics 1,0.9,0.95,0.8,0.85,0.9,0.99,0.75,0.8,0.72,0.7",
+    f"{HF} --dataset-size 60 --batch-size 4 --epochs 3 --save-strategy best --eval-strategy epoch --logging-steps 7 --logging-first-step --patience 1 --metrics 1,0.9,0.95,0.8",
+    f"{KS} --dataset-size 40 --batch-size 4 --epochs 5 --steps-per-epoch 4 --validation-freq 1,3 --save-best-only --metrics 1,0.9,0.95",
+    f"{KS} --dataset-size 40 --batch-size 4 --grad-accum 3 --epochs 4 --steps-per-epoch 7 --save-freq 4 --patience 1 --metrics 1,0.9,0.95,0.8",
+]
+for c in SECOND:
+    add(c)
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases_saving.txt")
 with open(out, "w") as f:
     for c in cases:
         f.write(c + "\n")
-print(f"{len(cases)} cases ({N_HAND} hand-picked), {sum(map(is_ddp, cases))} with real DDP -> {out}")
+print(f"{len(cases)} cases ({N_HAND} + {len(SECOND)} hand-picked), {sum(map(is_ddp, cases))} with real DDP -> {out}")
