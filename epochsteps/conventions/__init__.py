@@ -35,7 +35,7 @@ class Convention:
     lr_per_update: Callable
     snippet: Callable  # (setup, plan or None, the user's own setup) -> lines of code
     owns: frozenset[str]  # the Setup fields this framework has an argument for
-    saving: Callable = None  # (setup, schedule, run) -> Saving: its checkpoints and training-loss logs
+    saving: Callable | None = None  # (setup, schedule, run) -> Saving: its checkpoints and training-loss logs (all five have one)
     stop: Callable | None = None  # (setup, schedule, rule) -> Stopped | None, where the plain cut at the firing check is not the rule
 
     def epochs(self, setup: Setup) -> float | None:

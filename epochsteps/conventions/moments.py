@@ -149,8 +149,11 @@ class MarkBuilder:
                     room -= k
         if not count:
             return Marks.empty()
-        cat = lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
-        return Marks(cat(gs), cat(ep), cat(dn), tuple(r for part in why for r in part), count, last)
+        return Marks(_joined(gs), _joined(ep), _joined(dn), tuple(r for part in why for r in part), count, last)
+
+
+def _joined(parts) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 def step_locator(ends: np.ndarray, batches: np.ndarray, grad_accum: int):
