@@ -369,3 +369,15 @@ def test_lightning_minimums_are_never_cut_short_by_early_stopping(setup):
     assert p.epochs_started >= min(min_epochs, planned_epochs)
     assert p.total_optimizer_steps >= min(setup.min_steps or 0, planned_steps)
     assert p.total_optimizer_steps <= planned_steps
+
+
+@pytest.mark.parametrize(
+    ("fw", "kw", "low", "high"),
+    [("hf", dict(save_strategy="best", eval_every_steps=3), [3], [3, 6, 12, 18, 24]),  # greater_is_better
+     ("keras", dict(save_best_only=True), [10], [10, 20, 40]),  # ops.greater in mode max
+     ("lightning", dict(monitor="val_acc"), [10], [10, 20, 40])],  # torch.gt in mode max
+)
+def test_best_checkpoints_follow_the_mode(fw, kw, low, high):
+    metrics = (0.1, 0.2, 0.15, 0.3, 0.25, 0.4, 0.35, 0.5)
+    assert ck(plan(framework=fw, dataset_size=40, batch_size=4, epochs=4, metrics=metrics, **kw)) == low
+    assert ck(plan(framework=fw, dataset_size=40, batch_size=4, epochs=4, metrics=metrics, mode="max", **kw)) == high

@@ -74,17 +74,18 @@ def saving(setup: Setup, sched: Schedule, run: Run) -> Saving:
 
 
 def _new_bests(setup: Setup, run: Run) -> tuple[np.ndarray, int | None]:
-    """`_determine_best_metric`: np.less against state.best_metric (inf at first), strict, float64."""
+    """`_determine_best_metric`: np.less (np.greater) against state.best_metric, +-inf at first, strict, float64."""
     n = len(run.evaluations)
     mask = np.zeros(n, dtype=bool)
     if not (args.save_strategy(setup) == "best" or setup.load_best_model_at_end):
         return mask, None
     values, short = metric_values(run, run.evaluations.metric_index)
-    best = np.inf
+    better = np.greater if setup.mode == "max" else np.less  # greater_is_better
+    best = -np.inf if setup.mode == "max" else np.inf
     for i, v in enumerate(values):
         if v is None:
             break
-        if np.less(v, best):
+        if better(v, best):
             best, mask[i] = v, True
     return mask, short
 

@@ -43,7 +43,7 @@ def saving(setup: Setup, sched: Schedule, run: Run) -> Saving:
     if freq == "epoch":
         keep = np.ones(len(epochs), dtype=bool)
         if setup.save_best_only:
-            keep, short = _improvements(run, epochs)
+            keep, short = _improvements(run, epochs, setup.mode == "max")
         ck = MarkBuilder(None)
         ck.at(ends[keep], epochs[keep], run.batches[keep], "best" if setup.save_best_only else "epoch_end")
         checkpoints = ck.build()
@@ -65,16 +65,16 @@ def _micro_to_steps(marks, grad_accum: int):
     return Marks(marks.global_step // grad_accum, marks.epoch, marks.batches_done, marks.reason, marks.count, last)
 
 
-def _improvements(run: Run, epochs: np.ndarray) -> tuple[np.ndarray, int | None]:
+def _improvements(run: Run, epochs: np.ndarray, maximize: bool) -> tuple[np.ndarray, int | None]:
     """Per epoch: does `save_best_only` save (an improvement, or no validation value at all)?"""
     keep = np.ones(len(epochs), dtype=bool)
     ev = run.evaluations
     values, short = metric_values(run, ev.metric_index)
-    best = None
+    best, sign = None, np.float32(-1 if maximize else 1)  # ops.greater in mode max
     for e, v in zip(ev.epoch, values, strict=True):
         if v is None:
             break
-        better = best is None or bool(np.float32(v) < np.float32(best))
+        better = best is None or bool(sign * np.float32(v) < sign * np.float32(best))
         keep[e] = better
         best = v if better else best
     return keep, short

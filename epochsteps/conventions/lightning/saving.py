@@ -64,10 +64,11 @@ def validate(setup: Setup) -> None:
 
 
 class _TopK:
-    """`check_monitor_top_k` and `_update_best_and_save` on the kept values (mode min)."""
+    """`check_monitor_top_k` and `_update_best_and_save` on the kept values, negated in mode max."""
 
-    def __init__(self, k: int, monitored: bool):
+    def __init__(self, k: int, monitored: bool, maximize: bool = False):
         self.k, self.monitored, self.kept = k, monitored, []
+        self.sign = np.float32(-1 if maximize else 1)
 
     def offer(self, value: float | None) -> bool:
         if self.k == 0:
@@ -78,12 +79,12 @@ class _TopK:
             return False
         if self.k == -1:
             return True
-        v = np.float32(value)
+        v = self.sign * np.float32(value)
         if len(self.kept) == self.k:
             if not v < self.kept[-1]:  # torch.lt: strict, NaN never
                 return False
             self.kept.pop()
-        bisect.insort(self.kept, np.float32(np.inf) if np.isnan(v) else v)
+        bisect.insort(self.kept, np.float32(np.inf) if np.isnan(v) else v)  # NaN is kept as the worst value
         return True
 
 
@@ -141,7 +142,7 @@ class _Replay:
     def __init__(self, setup: Setup, sched: Schedule, run: Run, locate, values):
         self.setup, self.run, self.locate, self.values = setup, run, locate, values
         self.every_steps, self.every_epochs = triggers(setup)
-        self.topk = _TopK(1 if setup.save_top_k is None else setup.save_top_k, True)
+        self.topk = _TopK(1 if setup.save_top_k is None else setup.save_top_k, True, setup.mode == "max")
         self.at_epoch_end = checks_on_epoch_end(setup)
         self.grad_accum = sched.grad_accum
         self.nominal = sched.nominal_batches
@@ -245,7 +246,7 @@ class _Replay:
         k, kept = self.topk.k, self.topk.kept
         if k == 0:
             return True
-        v = None if self.value is None else np.float32(self.value)
+        v = None if self.value is None else self.topk.sign * np.float32(self.value)
         return v is not None and len(kept) == k and not v < kept[-1]
 
 
