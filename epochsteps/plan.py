@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 
 from .conventions import CONVENTIONS, Events, Schedule
+from .conventions.moments import Marks, Run, Saving, Stopped, cut_at
 from .evaluation import EarlyStop, replay
 from .setup import Setup
 from .text import fmt, plural
@@ -40,6 +41,7 @@ class Plan:
     steps: np.ndarray  # per epoch, optimizer steps
     evaluations: Events
     early_stop: EarlyStop | None
+    saving: Saving  # checkpoints and training-loss logs of the run as it went
 
     # -- per epoch ---------------------------------------------------------------
     @property
@@ -136,7 +138,7 @@ class Plan:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        notes = list(self.schedule.notes)
+        notes = [*self.schedule.notes, *self.saving.notes]
         if self.setup.lr_schedule == "constant" and self.setup.warmup_steps:
             notes.append("The constant schedule has no warmup: warmup_steps is ignored, as the frameworks do.")
         if self.setup.tokens is not None:
@@ -298,6 +300,21 @@ class Plan:
             raise ValueError("lr_schedule is not set")
         return CONVENTIONS[self.setup.framework].lr_per_update(self.setup, self.schedule, np.asarray(updates, dtype=np.int64))
 
+    # -- checkpoints and logs ------------------------------------------------------
+    @property
+    def checkpoints(self) -> Marks:
+        return self.saving.checkpoints
+
+    @property
+    def logs(self) -> Marks:
+        return self.saving.logs
+
+    @property
+    def steps_after_last_checkpoint(self) -> int:
+        """Optimizer steps a crash at the very end would lose: all of them without a checkpoint."""
+        last = self.checkpoints.last_global_step
+        return self.total_optimizer_steps - (0 if last is None else last)
+
     # -- output ------------------------------------------------------------------
     def to_dict(self, include_lr: bool = True) -> dict:
         """The JSON contract of DESIGN.md (plus a few explanatory extras)."""
@@ -316,6 +333,13 @@ class Plan:
             "planned_optimizer_steps": self.planned_optimizer_steps,
             "early_stop": None if self.early_stop is None else self.early_stop.to_dict(),
             "notes": list(self.notes),
+            # checkpoints and training-loss logs: the first MAX_MARKS_LISTED moments, and how many there are
+            "checkpoint_global_steps": self.checkpoints.global_step.tolist(),
+            "checkpoint_reasons": list(self.checkpoints.reason),
+            "checkpoint_count": self.checkpoints.count,
+            "steps_after_last_checkpoint": self.steps_after_last_checkpoint,
+            "log_global_steps": self.logs.global_step.tolist(),
+            "log_count": self.logs.count,
         }
         if self.setup.tokens is not None:
             t = self.setup.tokens
@@ -334,6 +358,8 @@ class Plan:
                 eval_seconds=self.eval_seconds.tolist(),
                 stop_seconds=self.stop_seconds,
             )
+        if self.saving.loads_best:
+            out["best_checkpoint_global_step"] = self.saving.best_checkpoint_global_step
         if include_lr and self.setup.lr_schedule is not None:
             updates = np.arange(1, self.total_optimizer_steps + 1)
             out["lr_per_step"] = [float(v) for v in self.lr_at(updates)]
@@ -345,25 +371,31 @@ def make_plan(setup: Setup) -> Plan:
     convention = CONVENTIONS[setup.framework]
     sched = convention.schedule(setup)
     batches, steps, evaluations = sched.batches, sched.steps, sched.evaluations
+    fired = Events.empty()
     early_stop = None
     if setup.patience is not None:
-        outcome = replay(convention.early_stopping(setup), sched.checks, setup.metrics)
-        if outcome.stop_check is not None:
-            c = outcome.stop_check
-            e, done, g = int(sched.checks.epoch[c]), int(sched.checks.batches_done[c]), int(sched.checks.global_step[c])
-            batches = batches[: e + 1].copy()
-            steps = steps[: e + 1].copy()
-            batches[e] = done
-            steps[e] = g - int(steps[:e].sum())
-            ev = sched.evaluations
-            evaluations = ev.take((ev.epoch < e) | ((ev.epoch == e) & (ev.batches_done <= done)))
-        n_epochs = len(batches)
+        rule = convention.early_stopping(setup)
+        stopped = convention.stop(setup, sched, rule)
+        if stopped is None:
+            stopped = first_stop(sched, rule, setup.metrics)
+        batches, steps, evaluations, fired = stopped.batches, stopped.steps, stopped.evaluations, stopped.fired
         early_stop = EarlyStop(
-            stopped=outcome.stop_check is not None,
+            stopped=len(fired) > 0,
             stop_global_step=int(steps.sum()),
-            stop_epoch=n_epochs,
+            stop_epoch=len(batches),
             evaluations_done=len(evaluations),
-            best_eval_index=outcome.best_metric_index,
-            metrics_ran_out_at=outcome.ran_out_metric_index,
+            best_eval_index=stopped.best_metric_index,
+            metrics_ran_out_at=stopped.ran_out_metric_index,
         )
-    return Plan(setup, sched, batches, steps, evaluations, early_stop)
+    saving = convention.saving(setup, sched, Run(batches, steps, evaluations, fired, setup.metrics))
+    return Plan(setup, sched, batches, steps, evaluations, early_stop, saving)
+
+
+def first_stop(sched: Schedule, rule, metrics: tuple[float, ...]) -> Stopped:
+    """Replay early stopping on the checks; training ends right after the first one that fires."""
+    outcome = replay(rule, sched.checks, metrics)
+    if outcome.stop_check is None:
+        return Stopped(sched.batches, sched.steps, sched.evaluations, Events.empty(), outcome.best_metric_index, outcome.ran_out_metric_index)
+    check = sched.checks.take([outcome.stop_check])
+    batches, steps, evaluations = cut_at(sched, check)
+    return Stopped(batches, steps, evaluations, check, outcome.best_metric_index, None)

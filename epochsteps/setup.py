@@ -99,6 +99,30 @@ class Setup:
     # throughput for wall-clock time (None: not planned); at most one of the two
     seconds_per_step: float | None = None
     samples_per_second: float | None = None
+    # checkpoints and logs (None: the framework's own default); each field is the framework's argument
+    # HF TrainingArguments (eval_strategy None: "steps" with eval_every_steps, else "epoch")
+    eval_strategy: str | None = None
+    save_strategy: str | None = None
+    save_steps: float | None = None
+    logging_strategy: str | None = None
+    logging_steps: float | None = None
+    logging_first_step: bool = False
+    load_best_model_at_end: bool = False
+    # Lightning ModelCheckpoint and Trainer
+    every_n_train_steps: int | None = None
+    every_n_epochs: int | None = None
+    save_last: bool = False
+    save_top_k: int | None = None
+    monitor: str | None = None
+    log_every_n_steps: int | None = None
+    min_epochs: int | None = None
+    min_steps: int | None = None
+    limit_train_batches: int | float | None = None
+    # Keras ModelCheckpoint (save_freq None: no ModelCheckpoint unless save_best_only)
+    save_freq: str | int | None = None
+    save_best_only: bool = False
+    # hand-written loops: a checkpoint after every K-th optimizer step (our model)
+    save_every_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:
@@ -143,8 +167,13 @@ class Setup:
         for value in self.metrics:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise SetupError("metrics", value, "every value must be a number")
-        if self.metrics and self.patience is None:
-            raise SetupError("metrics", f"{len(self.metrics)} values", "metric values are read only by early stopping: set patience too")
+        _check_saving(self)
+        if self.metrics and self.patience is None and not self.tracks_best:
+            raise SetupError(
+                "metrics", f"{len(self.metrics)} values",
+                "metric values are read only by early stopping or by a best-checkpoint rule: set patience, save_strategy='best', "
+                "load_best_model_at_end, monitor or save_best_only too",
+            )
         if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
             raise SetupError("lr_schedule", self.lr_schedule, f"must be one of {', '.join(LR_SCHEDULES)}")
         if self.lr is not None:
@@ -195,6 +224,11 @@ class Setup:
         return self.seconds_per_step is not None or self.samples_per_second is not None
 
     @property
+    def tracks_best(self) -> bool:
+        """A checkpoint rule reads the metric values (which evaluation is best)."""
+        return self.save_strategy == "best" or self.load_best_model_at_end or self.monitor is not None or self.save_best_only
+
+    @property
     def effective_batch_size(self) -> int:
         """Samples behind one optimizer step: batch x devices x accumulation."""
         return self.batch_size * self.devices * self.grad_accum
@@ -233,3 +267,40 @@ class Setup:
             if name not in values:
                 raise SetupError(name, None, "is required")
         return cls(**values)
+
+
+STRATEGIES = ("no", "epoch", "steps")
+SAVE_STRATEGIES = ("no", "epoch", "steps", "best")
+MAX_MONITOR_CHARS = 100
+
+
+def _check_saving(s: Setup) -> None:
+    """Ranges and types of the checkpoint and log knobs; what a framework refuses is its module's business."""
+    for name, allowed in (("eval_strategy", STRATEGIES), ("save_strategy", SAVE_STRATEGIES), ("logging_strategy", STRATEGIES)):
+        value = getattr(s, name)
+        if value is not None and value not in allowed:
+            raise SetupError(name, value, f"must be one of {', '.join(allowed)}")
+    for name in ("save_steps", "logging_steps"):
+        if getattr(s, name) is not None:
+            _finite(name, getattr(s, name), 0, MAX_STEPS)
+    for name in ("logging_first_step", "load_best_model_at_end", "save_last", "save_best_only"):
+        if not isinstance(getattr(s, name), bool):
+            raise SetupError(name, getattr(s, name), "must be true or false")
+    for name, low, high in (
+        ("every_n_train_steps", 0, MAX_STEPS), ("every_n_epochs", 0, MAX_EPOCHS), ("save_top_k", -1, MAX_EPOCHS),
+        ("log_every_n_steps", 0, MAX_STEPS), ("min_epochs", 0, MAX_EPOCHS), ("min_steps", 0, MAX_STEPS),
+        ("save_every_steps", 1, MAX_STEPS),
+    ):
+        if getattr(s, name) is not None:
+            _int_in(name, getattr(s, name), low, high)
+    if s.monitor is not None:
+        if not isinstance(s.monitor, str) or not s.monitor.isprintable() or not 0 < len(s.monitor) <= MAX_MONITOR_CHARS:
+            raise SetupError("monitor", s.monitor, f"must be a metric name of 1 to {MAX_MONITOR_CHARS} printable characters")
+        if not s.monitor.startswith("val"):
+            raise SetupError("monitor", s.monitor, "its values are --metrics, one per validation: name a validation metric such as val_loss")
+    if s.limit_train_batches is not None:
+        _finite("limit_train_batches", s.limit_train_batches, 0, MAX_STEPS)
+    if s.save_freq is not None and s.save_freq != "epoch":
+        if isinstance(s.save_freq, str):
+            raise SetupError("save_freq", s.save_freq, "must be 'epoch' or a whole number of batches")
+        _int_in("save_freq", s.save_freq, 0, MAX_STEPS)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from epochsteps.cli import main
+from epochsteps.cli import build_parser, main
 
 KEYS = {
     "batches_per_epoch", "last_batch_size", "optimizer_steps_per_epoch", "total_optimizer_steps",
@@ -115,3 +117,48 @@ def test_fuzzed_arguments_never_traceback(argv):
     except SystemExit as exc:  # argparse --help would exit 0; never an uncaught error
         code = exc.code
     assert code in (0, 2)
+
+
+HELP_DEFAULT = re.compile(r"\[(default: [^\]]+|required)\]$")
+
+
+def test_every_flag_of_every_subcommand_says_what_it_means_and_its_default():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {c.dest for c in subparsers._choices_actions} == set(subparsers.choices)
+    assert all(c.help for c in subparsers._choices_actions)
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            text = " ".join((action.help or "").split())
+            assert len(text) > 25 and HELP_DEFAULT.search(text), f"{name} {action.option_strings}: {text!r}"
+    out = build_parser().format_help() + subparsers.choices["plan"].format_help()
+    assert "--save-steps" in out and "HF TrainingArguments save_steps" in " ".join(out.split())
+
+
+def test_checkpoint_and_log_keys(capsys):
+    d = plan_json(["--framework", "hf", "--dataset-size", "100", "--batch-size", "8", "--grad-accum", "3", "--epochs", "2",
+                   "--save-steps", "4", "--logging-steps", "3", "--logging-first-step", "--load-best-model-at-end",
+                   "--eval-every-steps", "2", "--metrics", "1,0.9,0.8,0.95,0.99"], capsys)
+    assert d["checkpoint_global_steps"] == [4, 8, 10] and d["checkpoint_count"] == 3 and d["steps_after_last_checkpoint"] == 0
+    assert d["checkpoint_reasons"] == ["periodic", "periodic", "final_step"]
+    assert d["log_global_steps"] == [1, 3, 6, 9] and d["log_count"] == 4
+    assert d["best_checkpoint_global_step"] == 4  # the best evaluation (step 6) has no checkpoint of its own
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--framework", "keras", "--save-steps", "3"],
+        ["--framework", "hf", "--load-best-model-at-end", "--save-strategy", "epoch", "--eval-every-steps", "2"],
+        ["--framework", "hf", "--save-strategy", "sometimes"],
+        ["--framework", "lightning", "--limit-train-batches", "1.5"],
+        ["--framework", "lightning", "--monitor", "val_loss\x1b[31m"],
+        ["--framework", "keras", "--save-freq", "often"],
+        ["--framework", "hf", "--save-strategy", "best"],  # needs --metrics for its evaluations
+    ],
+)
+def test_bad_saving_input_exits_2_with_one_line(argv, capsys):
+    code, out, err = run(["plan", "--dataset-size", "40", "--batch-size", "4", "--epochs", "2", *argv], capsys)
+    assert code == 2 and out == "" and err.startswith("epochsteps: error: ") and len(err.strip().splitlines()) == 1

@@ -106,6 +106,14 @@ class Convention:
     def lr_per_update(self, setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def saving(self, setup: Setup, sched: Schedule, run):
+        """When the run writes checkpoints and training-loss logs (`moments.Saving`), from the package's saving.py."""
+        return self._part("saving").saving(setup, sched, run)
+
+    def stop(self, setup: Setup, sched: Schedule, rule):
+        """Where early stopping ends the run when that is not simply the check that fired (`moments.Stopped`), else None."""
+        return None
+
     def warmup_updates(self, setup: Setup, sched: Schedule) -> int:
         """Optimizer steps that run below the full rate (a per-step LambdaLR: update k uses k - 1)."""
         return int(setup.warmup_steps)

@@ -55,6 +55,26 @@ def parse(argv):
     p.add_argument("--lr-schedule", choices=SCHEDULES)
     p.add_argument("--lr", type=float)
     p.add_argument("--warmup-steps", type=float, default=0.0)
+    # round 3: checkpoints, logs and Lightning's limits (each the framework's own argument)
+    p.add_argument("--eval-strategy", choices=["no", "epoch", "steps"])
+    p.add_argument("--save-strategy", choices=["no", "epoch", "steps", "best"])
+    p.add_argument("--save-steps", type=str)
+    p.add_argument("--logging-strategy", choices=["no", "epoch", "steps"])
+    p.add_argument("--logging-steps", type=str)
+    p.add_argument("--logging-first-step", action="store_true")
+    p.add_argument("--load-best-model-at-end", action="store_true")
+    p.add_argument("--every-n-train-steps", type=int)
+    p.add_argument("--every-n-epochs", type=int)
+    p.add_argument("--save-last", action="store_true")
+    p.add_argument("--save-top-k", type=int)
+    p.add_argument("--monitor", type=str)
+    p.add_argument("--log-every-n-steps", type=int)
+    p.add_argument("--min-epochs", type=int)
+    p.add_argument("--min-steps", type=int)
+    p.add_argument("--limit-train-batches", type=str)
+    p.add_argument("--save-freq", type=str)
+    p.add_argument("--save-best-only", action="store_true")
+    p.add_argument("--save-every-steps", type=int)
     p.add_argument("--json", action="store_true")
     p.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -99,6 +119,9 @@ class Rec:
         self.best_idx = None
         self.notes = []
         self.stray_steps = 0
+        self.saves = []           # (global step, hook, moment id) at every checkpoint file written
+        self.logs = []            # global step at every training-loss log
+        self.best_loaded = None   # HF: the global step of the checkpoint load_best_model_at_end loads
 
     def epoch_begin(self, gs):
         self.epochs.append({"gs0": int(gs), "b": [], "steps": 0})
@@ -117,7 +140,8 @@ class Rec:
         return {"epochs": self.epochs, "lrs": self.lrs, "evals": self.evals,
                 "eval_epochs": self.eval_epochs, "hook_epoch_end": self.hook_epoch_end,
                 "fired": self.fired, "best_idx": self.best_idx, "notes": self.notes,
-                "stray_steps": self.stray_steps}
+                "stray_steps": self.stray_steps, "saves": self.saves, "logs": self.logs,
+                "best_loaded": self.best_loaded}
 
 
 def metric_for(a, i):
@@ -160,6 +184,18 @@ def assemble(a, ranks, total_gs, eff_batch, notes, cut_short=False, unapplied=Fa
         }
     if a.lr_schedule:
         out["lr_per_step"] = list(r0["lrs"])
+    # round 3: one entry per moment a checkpoint is written (several files at one moment count once)
+    moments, seen = [], set()
+    for gs, hook, mid in r0["saves"]:
+        if mid not in seen:
+            seen.add(mid)
+            moments.append((gs, hook))
+    out["checkpoint_global_steps"] = [gs for gs, _ in moments]
+    out["log_global_steps"] = list(r0["logs"])
+    out["steps_after_last_checkpoint"] = int(total_gs) - (moments[-1][0] if moments else 0)
+    if a.load_best_model_at_end:
+        out["best_checkpoint_global_step"] = r0["best_loaded"]
+    out["_checkpoint_hooks"] = [h for _, h in moments]
     # ---- cross checks (keys starting with "_" are informational; compare.py ignores them)
     if sum(out["optimizer_steps_per_epoch"]) + r0["stray_steps"] != total_gs:
         notes.append(f"hooked steps {sum(out['optimizer_steps_per_epoch'])} != framework global step {total_gs}")
@@ -217,6 +253,23 @@ def run_pytorch(a, flush):
         gs = 0
         epoch = 0
         unapplied = False
+        es = {"best": math.inf, "wait": 0, "stop": False}
+
+        def evaluate():
+            # the hand-written early stopping the project models (round 3): better than the best by more than
+            # min_delta resets the count, else a miss; stop right after the evaluation at `patience` misses
+            rec.evals.append(gs)
+            rec.eval_epochs.append(epoch)
+            if a.patience is None:
+                return
+            value = metric_for(a, len(rec.evals) - 1)
+            if value < es["best"] - abs(a.min_delta):
+                es["best"], es["wait"] = value, 0
+                rec.best_idx = len(rec.evals) - 1
+            else:
+                es["wait"] += 1
+                if es["wait"] >= a.patience:
+                    es["stop"] = rec.fired = True
 
         def do_step():
             nonlocal gs
@@ -225,11 +278,13 @@ def run_pytorch(a, flush):
                 sched.step()
             opt.zero_grad()
             gs += 1
+            # our model of a hand-written loop: `if global_step % save_every == 0: save()`, nothing at the end
+            if a.save_every_steps and gs % a.save_every_steps == 0:
+                rec.saves.append((gs, "step", len(rec.saves)))
             if K is not None and gs % K == 0:
-                rec.evals.append(gs)
-                rec.eval_epochs.append(epoch)
+                evaluate()
 
-        while (E is None or epoch < E) and not (S is not None and gs >= S):
+        while (E is None or epoch < E) and not (S is not None and gs >= S) and not es["stop"]:
             if E is None and epoch > 100000:
                 raise OracleError("max_steps is never reached (no optimizer step per epoch)")
             if sampler is not None:
@@ -246,7 +301,7 @@ def run_pytorch(a, flush):
                 if (i + 1) % A == 0:
                     do_step()
                     pending = 0
-                    if S is not None and gs >= S:
+                    if (S is not None and gs >= S) or es["stop"]:
                         stopped = True
                         break
             if not stopped and flush and pending:
@@ -260,12 +315,10 @@ def run_pytorch(a, flush):
         total = gs if total is None else total
     cut = S is not None and E is not None and total >= S and len(ranks[0]["epochs"]) > 0 and \
         sum(len(e["b"]) for e in ranks[0]["epochs"]) < L * len(ranks[0]["epochs"])
-    cut = cut or E is None
+    cut = cut or E is None or rec.fired
     out = assemble(a, ranks, total, B * A * W, [] if W == 1 else
                    ["devices simulated: one DistributedSampler per rank in one process (no real DDP)"],
                    cut_short=cut, unapplied=unapplied)
-    if a.patience is not None:
-        out["early_stop"] = "n/a"
     return out
 
 
@@ -314,11 +367,26 @@ def run_hf(a):
         return {"metric": metric_for(a, i)}
 
     class CB(TrainerCallback):
+        where = "train_begin"
+
         def on_epoch_begin(self, args, state, control, **kw):
             rec.epoch_begin(state.global_step)
 
         def on_epoch_end(self, args, state, control, **kw):
             rec.hook_epoch_end.append(state.global_step)
+            self.where = "epoch_end"
+
+        def on_step_end(self, args, state, control, **kw):
+            self.where = "step_end"
+
+        def on_save(self, args, state, control, **kw):
+            # _maybe_log_save_evaluate -> _save_checkpoint -> on_save, right after the checkpoint folder is written
+            rec.saves.append((state.global_step, self.where, len(rec.saves)))
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            # the training-loss log of _maybe_log_save_evaluate; not evaluation logs nor the end-of-training summary
+            if logs and "loss" in logs and "train_loss" not in logs and not any(k.startswith("eval_") for k in logs):
+                rec.logs.append(state.global_step)
 
     class ES(EarlyStoppingCallback):
         def on_evaluate(self, args, state, control, metrics, **kw):
@@ -339,20 +407,33 @@ def run_hf(a):
             return r
 
     K = num(a.eval_every_steps)
+    eval_strategy = a.eval_strategy or ("steps" if K is not None else "epoch")
+    out_dir = os.environ.get("HF_ORACLE_DIR") or tempfile.mkdtemp(prefix="hf_oracle_")  # one dir for all ranks
     kw = dict(
-        output_dir=tempfile.mkdtemp(prefix="hf_oracle_"),
+        output_dir=out_dir,
         per_device_train_batch_size=B, per_device_eval_batch_size=1,
         gradient_accumulation_steps=A,
         num_train_epochs=a.epochs if a.epochs is not None else 3.0,
         max_steps=a.max_steps if a.max_steps is not None else -1,
         dataloader_drop_last=D,
-        eval_strategy="steps" if K is not None else "epoch",
-        report_to=[], save_strategy="no", use_cpu=True, logging_strategy="no",
+        eval_strategy=eval_strategy,
+        report_to=[], use_cpu=True,
         disable_tqdm=True, remove_unused_columns=False, seed=0, dataloader_num_workers=0,
         warmup_steps=a.warmup_steps,
     )
     if K is not None:
         kw["eval_steps"] = K
+    # round 3: HF's own defaults when a flag is absent (save and log every 500 steps)
+    for flag in ("save_strategy", "logging_strategy"):
+        if getattr(a, flag) is not None:
+            kw[flag] = getattr(a, flag)
+    for flag in ("save_steps", "logging_steps"):
+        if getattr(a, flag) is not None:
+            kw[flag] = num(getattr(a, flag))
+    if a.logging_first_step:
+        kw["logging_first_step"] = True
+    if a.load_best_model_at_end:
+        kw["load_best_model_at_end"] = True
     if a.lr_schedule:
         kw["lr_scheduler_type"] = a.lr_schedule
     if a.lr is not None:
@@ -360,15 +441,21 @@ def run_hf(a):
     if W > 1:
         kw["ddp_backend"] = "gloo"
     callbacks = [CB()]
-    if a.patience is not None:
+    if a.patience is not None or a.load_best_model_at_end or a.save_strategy == "best":
         kw["metric_for_best_model"] = "metric"
         kw["greater_is_better"] = False
+    if a.patience is not None:
         callbacks.append(ES(early_stopping_patience=a.patience, early_stopping_threshold=a.min_delta))
     args = TrainingArguments(**kw)
     t = T(model=M(), args=args, train_dataset=DS(N), eval_dataset=DS(max(1, W)),
           compute_metrics=compute_metrics, callbacks=callbacks)
     trainer_ref["t"] = t
     t.train()
+    if args.load_best_model_at_end and t.state.best_model_checkpoint is not None:  # what _finalize_training loads
+        rec.best_loaded = int(os.path.basename(t.state.best_model_checkpoint).rsplit("-", 1)[1])
+    if "HF_ORACLE_DIR" not in os.environ:
+        import shutil
+        shutil.rmtree(out_dir, ignore_errors=True)
     eff = t.get_total_train_batch_size(args)
     total = t.state.global_step
     cut = (a.max_steps is not None) or (a.epochs is not None and a.epochs != int(a.epochs)) or rec.fired
@@ -388,8 +475,13 @@ def launch_torchrun(a):
     argv = [x for x in sys.argv[1:]]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={a.devices}",
            os.path.abspath(__file__)] + argv + ["--_worker"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=900)
+    import shutil
+    shared = tempfile.mkdtemp(prefix="hf_oracle_ddp_")
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_ORACLE_DIR=shared)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=900)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     if not lines:
         tail = "\n".join(p.stderr.splitlines()[-30:])
@@ -407,7 +499,8 @@ def run_lightning(a):
     import warnings
     warnings.filterwarnings("ignore")
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers.logger import Logger
     from torch.utils.data import DataLoader, TensorDataset
     N, B, A, W, D = a.dataset_size, a.batch_size, a.grad_accum, a.devices, a.drop_last
     E = a.epochs if a.epochs is None or a.epochs != int(a.epochs) else int(a.epochs)  # a float goes to the framework as is
@@ -423,7 +516,9 @@ def run_lightning(a):
         def training_step(self, batch, bi):
             x, y = batch
             rec.batch(x.shape[0])
-            return ((self.lin(x / N) - y) ** 2).mean()
+            loss = ((self.lin(x / N) - y) ** 2).mean()
+            self.log("train_loss", loss)  # on_step=True, on_epoch=False: the usual training-loss log
+            return loss
 
         def validation_step(self, batch, bi):
             return None
@@ -480,14 +575,78 @@ def run_lightning(a):
             gather_out["gs"] = trainer.global_step
             gather_out["rank"] = trainer.global_rank
 
+    class RecMC(ModelCheckpoint):
+        """The checkpoint callback Lightning adds by default (ModelCheckpoint()), or the one the flags configure;
+        each hook call is one moment, each `_save_checkpoint` one file (top-k and last.ckpt can share a moment)."""
+        moment = ("init", 0)
+
+        def _enter(self, hook):
+            self.moment = (hook, self.moment[1] + 1)
+
+        def on_train_batch_end(self, trainer, *args, **kw):
+            self._enter("train_batch_end")
+            return super().on_train_batch_end(trainer, *args, **kw)
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self._enter("train_epoch_end")
+            return super().on_train_epoch_end(trainer, pl_module)
+
+        def on_validation_end(self, trainer, pl_module):
+            self._enter("validation_end")
+            return super().on_validation_end(trainer, pl_module)
+
+        def on_train_end(self, trainer, pl_module):
+            self._enter("train_end")
+            return super().on_train_end(trainer, pl_module)
+
+        def _save_checkpoint(self, trainer, filepath):
+            super()._save_checkpoint(trainer, filepath)
+            rec.saves.append((trainer.global_step, self.moment[0], self.moment[1]))
+
+    class RecLogger(Logger):
+        """Stands in for the default logger; records the global step of every training-loss log."""
+
+        @property
+        def name(self):
+            return "oracle"
+
+        @property
+        def version(self):
+            return 0
+
+        def log_metrics(self, metrics, step=None):
+            if "train_loss" in metrics:
+                rec.logs.append(trainer_ref["t"].global_step)
+
+        def log_hyperparams(self, *args, **kwargs):
+            pass
+
+    trainer_ref = {}
+    ckpt_dir = tempfile.mkdtemp(prefix="pl_oracle_")
+    mc_kw = {"dirpath": ckpt_dir}
+    for flag in ("every_n_train_steps", "every_n_epochs", "save_top_k"):
+        if getattr(a, flag) is not None:
+            mc_kw[flag] = getattr(a, flag)
+    if a.save_last:
+        mc_kw["save_last"] = True
+    if a.monitor is not None:
+        mc_kw["monitor"] = "val_metric"  # --monitor names the validated metric whose values are --metrics
+        mc_kw["mode"] = "min"
     gather_out = {}
     callbacks = [Gather()]
     if a.patience is not None:
         callbacks.append(ES(monitor="val_metric", patience=a.patience, min_delta=a.min_delta, mode="min"))
+    callbacks.append(RecMC(**mc_kw))
+    # round 3: Lightning's defaults for the sanity check (2 batches), the logger and checkpointing
     kw = dict(max_epochs=E, max_steps=S if S is not None else -1, accumulate_grad_batches=A,
-              num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
+              logger=RecLogger(), enable_checkpointing=True, default_root_dir=ckpt_dir,
               enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
               callbacks=callbacks)
+    for flag in ("log_every_n_steps", "min_epochs", "min_steps"):
+        if getattr(a, flag) is not None:
+            kw[flag] = getattr(a, flag)
+    if a.limit_train_batches is not None:
+        kw["limit_train_batches"] = num(a.limit_train_batches)
     if a.val_check_interval is not None:
         kw["val_check_interval"] = num(a.val_check_interval)
     if a.check_val_every_n_epoch is not None:
@@ -499,10 +658,15 @@ def run_lightning(a):
     else:
         kw["devices"] = 1
     trainer = pl.Trainer(**kw)
+    trainer_ref["t"] = trainer
     ds = TensorDataset(torch.arange(N, dtype=torch.float32).unsqueeze(1), torch.zeros(N, 1))
     tl = DataLoader(ds, batch_size=B, shuffle=True, drop_last=D)
     vl = DataLoader(TensorDataset(torch.zeros(1, 1), torch.zeros(1, 1)), batch_size=1)
-    trainer.fit(M(), train_dataloaders=tl, val_dataloaders=vl)
+    try:
+        trainer.fit(M(), train_dataloaders=tl, val_dataloaders=vl)
+    finally:
+        import shutil
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
     if trainer.global_rank != 0:
         return None
     if "ranks" not in gather_out:  # on_train_end not reached (e.g. no batches)
@@ -510,6 +674,7 @@ def run_lightning(a):
         gs = trainer.global_step
     else:
         allr, gs = gather_out["ranks"], gather_out["gs"]
+        allr[0] = rec.summary()  # checkpoint callbacks run after Gather.on_train_end (save_last at train end)
     cut = S is not None or rec.fired or W > 1
     notes = ["devices: real DDP (strategy='ddp', gloo, CPU)"] if W > 1 else []
     return assemble(a, allr, gs, B * A * W, notes, cut_short=cut)
@@ -591,6 +756,21 @@ def run_keras(a):
                 rec.fired = True
 
     callbacks = [RecCB()]
+    keras_dir = None
+    if a.save_freq is not None or a.save_best_only:
+        keras_dir = tempfile.mkdtemp(prefix="keras_oracle_")
+        save_freq = "epoch" if a.save_freq in (None, "epoch") else int(a.save_freq)
+
+        class RecMC(keras.callbacks.ModelCheckpoint):
+            def _should_save_model(self, epoch, batch, logs, filepath):
+                yes = super()._should_save_model(epoch, batch, logs, filepath)
+                if yes:
+                    rec.saves.append((int(opt.iterations), "epoch_end" if batch is None else "batch_end", len(rec.saves)))
+                return yes
+
+        # after RecCB, which puts val_metric (the --metrics value) into the epoch's logs
+        callbacks.append(RecMC(os.path.join(keras_dir, "m.keras"), monitor="val_metric", mode="min",
+                               save_best_only=a.save_best_only, save_freq=save_freq))
     es = None
     if a.patience is not None:
         es = ES(monitor="val_metric", patience=a.patience, min_delta=a.min_delta, mode="min",
@@ -603,8 +783,15 @@ def run_keras(a):
         fit_kw["steps_per_epoch"] = a.steps_per_epoch
     import warnings
     warnings.filterwarnings("ignore")
-    model.fit(x, y, **fit_kw)
+    try:
+        history = model.fit(x, y, **fit_kw)
+    finally:
+        if keras_dir:
+            import shutil
+            shutil.rmtree(keras_dir, ignore_errors=True)
     total = int(opt.iterations)
+    # the training-loss log of Keras: one History record per epoch (History.on_epoch_end)
+    rec.logs.extend(rec.hook_epoch_end[: len(history.epoch)])
     if es is not None:
         if es.best is None:
             rec.best_idx = None
@@ -617,6 +804,26 @@ def run_keras(a):
     return assemble(a, [rec.summary()], total, B * A, [], cut_short=cut, unapplied=(A > 1 and nb % A != 0))
 
 
+# --------------------------------------------------------------------------- round 3 contract
+ROUND3_OWNERS = {
+    "hf": {"eval_strategy", "save_strategy", "save_steps", "logging_strategy", "logging_steps", "logging_first_step",
+           "load_best_model_at_end"},
+    "lightning": {"every_n_train_steps", "every_n_epochs", "save_last", "save_top_k", "monitor", "log_every_n_steps",
+                  "min_epochs", "min_steps", "limit_train_batches"},
+    "keras": {"save_freq", "save_best_only"},
+    "pytorch": {"save_every_steps"},
+    "pytorch-flush": {"save_every_steps"},
+}
+
+
+def refuse_foreign_round3(a, fw):
+    """A checkpoint/log flag of another framework: refused by the project's contract, not silently ignored."""
+    for owner, flags in ROUND3_OWNERS.items():
+        for flag in flags:
+            if flag not in ROUND3_OWNERS[fw] and getattr(a, flag) not in (None, False):
+                raise OracleError(f"{fw} has no argument {flag} (it belongs to {owner})")
+
+
 # --------------------------------------------------------------------------- main
 def main():
     a = parse(sys.argv[1:])
@@ -627,6 +834,7 @@ def main():
     res = None
     try:
         fw = a.framework
+        refuse_foreign_round3(a, fw)
         if fw != "hf" and a.lr_schedule and a.warmup_steps != int(a.warmup_steps):
             # round 2: a fractional warmup (a ratio < 1, or 2.5) is TrainingArguments.get_warmup_steps, an HF
             # notion; transformers.get_scheduler / keras CosineDecay take a step count (DESIGN.md contract)

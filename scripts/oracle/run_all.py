@@ -1,6 +1,7 @@
 """Run oracle.py on every line of cases.txt (2 at a time) -> expected.jsonl.
 
-usage: /tmp/fw/bin/python run_all.py [--only i,j,...]
+usage: /tmp/fw/bin/python run_all.py [--only i,j,...] [--cases FILE --out FILE]
+(round 3: --cases scripts/oracle/cases_saving.txt --out tests/golden/saving.jsonl)
 A random case whose --metrics ran out is re-run once with the list padded by its last value
 (cases.txt is rewritten with the padded list); the two deliberate 'too few metrics' cases are kept.
 """
@@ -47,11 +48,15 @@ def one(args):
 
 
 def main():
-    cases = [l.strip() for l in open(os.path.join(HERE, "cases.txt")) if l.strip()]
+    def opt(name, default):
+        return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+    cases_path = opt("--cases", os.path.join(HERE, "cases.txt"))
+    cases = [l.strip() for l in open(cases_path) if l.strip()]
     only = None
     if "--only" in sys.argv:
         only = {int(x) for x in sys.argv[sys.argv.index("--only") + 1].split(",")}
-    out_path = os.path.join(HERE, "..", "..", "tests", "golden", "frameworks.jsonl")
+    out_path = opt("--out", os.path.join(HERE, "..", "..", "tests", "golden", "frameworks.jsonl"))
     old = {}
     if only and os.path.exists(out_path):
         old = {i: json.loads(l) for i, l in enumerate(open(out_path))}
@@ -74,7 +79,7 @@ def main():
     with open(out_path, "w") as f:
         for i in range(len(cases)):
             f.write(json.dumps(results[i]) + "\n")
-    with open(os.path.join(HERE, "cases.txt"), "w") as f:
+    with open(cases_path, "w") as f:
         for c in cases:
             f.write(c + "\n")
     print(f"done {len(todo)} cases in {time.time() - t0:.0f}s")

@@ -21,8 +21,9 @@ import numpy as np
 from ... import loading, schedules
 from ...setup import Setup
 from ...text import fmt, plural, tex_ceil, tex_floor
-from ..base import Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
+from ..base import Events, Schedule, epoch_end_events, epoch_windows, foreign_knobs, refuse, step_events
 from ..convention import LOADER, SHARED, Cadence, Convention, Note, Term, adopt_cadence_in_steps
+from . import args
 
 NAME = "HF Trainer"
 DEFAULT_EPOCHS = 3.0
@@ -50,9 +51,7 @@ def validate(setup: Setup) -> None:
             "start_from_epoch": "start_from_epoch is a Keras EarlyStopping argument",
         },
     )
-    every = setup.eval_every_steps
-    if every is not None and every > 1 and every != int(every):
-        raise refuse(setup, "eval_every_steps", "--eval_steps must be an integer if bigger than 1 (TrainingArguments)")
+    args.check(setup)
 
 
 def schedule(setup: Setup) -> Schedule:
@@ -80,10 +79,13 @@ def schedule(setup: Setup) -> Schedule:
         batches, steps = epoch_windows(load.batches, per_epoch, setup.grad_accum, n_epochs, total)
     ends = np.cumsum(steps)
     reached = int(ends[-1])
-    if setup.eval_every_steps is None:
+    strategy = args.eval_strategy(setup)
+    if strategy == "no":
+        evaluations = Events.empty()
+    elif strategy == "epoch":
         evaluations = epoch_end_events(np.arange(n_epochs), ends, batches)
     else:
-        every = eval_steps(setup.eval_every_steps, total)
+        every = eval_steps(args.eval_steps(setup), total)
         evaluations = step_events(every, reached, ends, batches, setup.grad_accum, extra_final=reached >= total)
     return Schedule(
         nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),
@@ -135,10 +137,13 @@ def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndar
     return schedules.lambda_lr(setup, warmup, sched.lr_horizon, updates)
 
 
+from .saving import KNOBS as SAVING_KNOBS  # noqa: E402 - after the rules saving.py imports
+
+
 class HFTrainer(Convention):
     name, label, title = "hf", "HF Trainer", "the Hugging Face Trainer"
     default_epochs = DEFAULT_EPOCHS
-    owns = SHARED | LOADER | {"eval_every_steps"}
+    owns = SHARED | LOADER | {"eval_every_steps"} | SAVING_KNOBS
     epochs_arg = "num_train_epochs"
     fractional_epochs = True
     max_steps_overrides = True

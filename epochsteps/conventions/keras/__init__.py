@@ -150,10 +150,13 @@ def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndar
     return rates.astype(np.float64)
 
 
+from .saving import KNOBS as SAVING_KNOBS  # noqa: E402 - after the rules saving.py imports
+
+
 class KerasFit(Convention):
     name, label, title = "keras", "Keras fit", "Keras"
     default_epochs = DEFAULT_EPOCHS
-    owns = SHARED | {"validation_freq", "steps_per_epoch", "start_from_epoch"}
+    owns = SHARED | {"validation_freq", "steps_per_epoch", "start_from_epoch"} | SAVING_KNOBS
     warmup_in_batches = True  # schedules read the raw micro-batch counter
     lr_schedules = ("constant", "cosine")
     patience_rule = "counts validated epochs in float32 and never stops at the first"

@@ -23,6 +23,7 @@ from ...setup import Setup, SetupError
 from ...text import fmt, ordinal, plural
 from ..base import MAX_EVALUATIONS, Events, Schedule, epoch_windows, foreign_knobs, refuse, whole_epochs
 from ..convention import LOADER, SHARED, Cadence, Convention, Note
+from . import limits
 
 NAME = "Lightning Trainer"
 DEFAULT_MAX_EPOCHS = 1000
@@ -85,6 +86,10 @@ def schedule(setup: Setup) -> Schedule:
     validate(setup)
     setup = _normalise(setup)
     load = loading.distributed_sampler(setup.dataset_size, setup.batch_size, setup.devices, setup.drop_last)
+    full_length = load.batches
+    length = limits.train_batches(setup, load.batches)
+    if length != load.batches:  # the limited epoch runs length batches, all full ones
+        load = load._replace(batches=length)
     max_epochs = whole_epochs(setup, NAME)
     if max_epochs is None:
         max_epochs = DEFAULT_MAX_EPOCHS if setup.max_steps is None else -1
@@ -97,7 +102,7 @@ def schedule(setup: Setup) -> Schedule:
             horizon = min(horizon, setup.max_steps)
     notes = []
     if load.batches == 0:
-        # `_FitLoop.done`: "No training batches" -- no epoch starts.
+        # `_FitLoop.done`: "No training batches" -- no epoch starts (`_FitLoop.skip` with limit_train_batches=0).
         notes.append("No training batches: Trainer.fit stops before the first epoch.")
         n_epochs = 0
     elif max_epochs == -1:
@@ -129,7 +134,7 @@ def schedule(setup: Setup) -> Schedule:
         nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),
         batches=batches,
         steps=steps,
-        ends_pass=np.ones(n_epochs, dtype=bool),
+        ends_pass=np.full(n_epochs, length == full_length, dtype=bool),
         last_batch_size=load.last_batch_size or 0,
         batch_size=setup.batch_size,
         devices=setup.devices,
@@ -214,10 +219,13 @@ def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndar
     return schedules.lambda_lr(setup, int(setup.warmup_steps), sched.lr_horizon, updates)
 
 
+from .saving import KNOBS as SAVING_KNOBS  # noqa: E402 - after the rules saving.py imports
+
+
 class LightningTrainer(Convention):
     name, label, title = "lightning", "Lightning", "Lightning"
     default_epochs = DEFAULT_MAX_EPOCHS
-    owns = SHARED | LOADER | {"val_check_interval", "check_val_every_n_epoch"}
+    owns = SHARED | LOADER | {"val_check_interval", "check_val_every_n_epoch"} | SAVING_KNOBS
     epochs_arg = "max_epochs"
     patience_rule = "compares in float32 and needs more than min_delta"
     no_batches = "Lightning finds no training batches and starts no epoch"
@@ -235,6 +243,10 @@ class LightningTrainer(Convention):
     def lr_per_update(self, setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndarray:
         return lr_per_update(setup, sched, updates)
 
+
+    def stop(self, setup: Setup, sched: Schedule, rule):
+        """min_epochs and min_steps defer the stop (`lightning/stopping.py`)."""
+        return self._part("stopping").early_stop(setup, sched, rule)
 
     def cadence_words(self, setup: Setup) -> str:
         v, n = setup.val_check_interval, setup.check_val_every_n_epoch

@@ -131,11 +131,14 @@ def lr_per_update(setup: Setup, sched: Schedule, updates: np.ndarray) -> np.ndar
     return schedules.lambda_lr(setup, int(setup.warmup_steps), sched.lr_horizon, updates)
 
 
+from .saving import KNOBS as SAVING_KNOBS  # noqa: E402 - after the rules saving.py imports
+
+
 class HandWrittenLoop(Convention):
     """A loop the user writes over `DataLoader`; `flush` also steps the leftover window at the end of each epoch."""
 
     default_epochs = DEFAULT_EPOCHS
-    owns = SHARED | LOADER | {"eval_every_steps"}
+    owns = SHARED | LOADER | {"eval_every_steps"} | SAVING_KNOBS
     writes_the_loop = True
     patience_rule = "needs more than min_delta"
     argument_labels = {"eval_every_steps": "eval_every_steps: evaluate every this many optimizer steps (empty: never)"}
