@@ -32,6 +32,8 @@ MARKS = {
     "best checkpoint": ("#54a24b", "diamond", [1, 0]),
     "early stop": ("#f58518", "cross", [6, 3]),
     "max_steps cut": ("#b279a2", "square", [2, 2]),
+    "checkpoint": ("#2f7f7a", "triangle-up", [1, 0]),
+    "training-loss log": ("#9d755d", "triangle-right", [1, 0]),
 }
 SEGMENTS = {
     "full batch": ("#4c78a8", "square"),
@@ -339,7 +341,14 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
         return empty_drawing("timeline", "No optimizer step is taken in this setup.", desc)
     table = tl.step_table(plan, budget)
     ev = tl.evaluation_points(plan, budget)
-    lanes = ("epoch", "optimizer steps") + (("evaluations",) if len(ev) else ())
+    saves = tl.moment_points(plan, plan.checkpoints, budget)
+    logs = tl.moment_points(plan, plan.logs, budget)
+    lanes = (
+        ("epoch", "optimizer steps")
+        + (("evaluations",) if len(ev) else ())
+        + (("checkpoints",) if len(saves) else ())
+        + (("logs",) if len(logs) else ())
+    )
     aggregated = bool(table.attrs["aggregated"])
     if aggregated:
         bands = table.drop(columns=["partial", "epoch_last", "steps"])
@@ -370,6 +379,8 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
         )
     )
     points.append(ev[["step", "epoch_frac"]].assign(kind="evaluation", lane="evaluations"))
+    points.append(saves[["step", "epoch_frac"]].assign(kind="checkpoint", lane="checkpoints"))
+    points.append(logs[["step", "epoch_frac"]].assign(kind="training-loss log", lane="logs"))
     points = pd.concat(points, ignore_index=True)[["kind", "step", "epoch_frac", "lane"]]
     marks = tl.markers(plan)
     special = marks.assign(
@@ -857,6 +868,11 @@ def describe_timeline(plan: Plan) -> str:
         )
     if len(plan.evaluations):
         parts.append(f"{len(plan.evaluations):,} evaluations, the first at step {int(plan.evaluations.global_step[0]):,}")
+    cks = plan.checkpoints
+    if cks.count:
+        parts.append(f"{cks.count:,} checkpoints, the last at step {cks.last_global_step:,}")
+    if plan.logs.count:
+        parts.append(f"{plan.logs.count:,} training-loss logs")
     for row in tl.markers(plan).itertuples():
         parts.append(f"{row.label} (epoch {row.epoch_frac:,.2f})")
     return "; ".join(parts) + "."

@@ -88,6 +88,26 @@ CONTROLS: dict[str, Control] = {
         Control("validation_freq", "int", 1, 1, 10**4, label="validation_freq"),
         Control("steps_per_epoch", "int", None, 1, 10**12, optional=True, label="steps_per_epoch"),
         Control("start_from_epoch", "int", 0, 0, 10**4, label="start_from_epoch"),
+        # checkpoints and training-loss logs: each framework's own arguments (None: the framework's default)
+        Control("eval_strategy", "choice", None, allowed=("no", "epoch", "steps"), optional=True, label="eval_strategy"),
+        Control("save_strategy", "choice", None, allowed=("no", "epoch", "steps", "best"), optional=True, label="save_strategy"),
+        Control("save_steps", "float", None, 0, 10**13, optional=True, label="save_steps (below 1: a ratio of the run)"),
+        Control("logging_strategy", "choice", None, allowed=("no", "epoch", "steps"), optional=True, label="logging_strategy"),
+        Control("logging_steps", "float", None, 0, 10**13, optional=True, label="logging_steps (below 1: a ratio of the run)"),
+        Control("logging_first_step", "bool", False, label="logging_first_step"),
+        Control("load_best_model_at_end", "bool", False, label="load_best_model_at_end"),
+        Control("every_n_train_steps", "int", None, 1, 10**13, optional=True, label="ModelCheckpoint every_n_train_steps"),
+        Control("every_n_epochs", "int", None, 1, 10**4, optional=True, label="ModelCheckpoint every_n_epochs"),
+        Control("save_last", "bool", False, label="ModelCheckpoint save_last"),
+        Control("save_top_k", "int", None, -1, 10**4, optional=True, label="ModelCheckpoint save_top_k (-1: keep all)"),
+        Control("monitor", "choice", None, allowed=("val_loss",), optional=True, label="ModelCheckpoint monitor"),
+        Control("log_every_n_steps", "int", None, 0, 10**13, optional=True, label="log_every_n_steps"),
+        Control("min_epochs", "int", None, 1, 10**4, optional=True, label="min_epochs"),
+        Control("min_steps", "int", None, 1, 10**13, optional=True, label="min_steps"),
+        Control("limit_train_batches", "interval", None, 0, 10**13, optional=True, label="limit_train_batches"),
+        Control("save_freq", "text", "", high=20, label="ModelCheckpoint save_freq ('epoch' or a number of batches)"),
+        Control("save_best_only", "bool", False, label="ModelCheckpoint save_best_only"),
+        Control("save_every_steps", "int", None, 1, 10**13, optional=True, label="Save a checkpoint every this many optimizer steps"),
         Control("early_stopping", "bool", False, label="Early stopping"),
         Control("patience", "int", 3, 0, 10**4, label="Patience (evaluations)"),
         Control("min_delta", "float", 0.0, 0, 1e6, label="min_delta"),
@@ -283,6 +303,9 @@ def _setup_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     if v["early_stopping"]:
         kw["patience"] = int(v["patience"])
         kw["min_delta"] = float(v["min_delta"])
+    if "save_freq" in kw:  # the text box: empty (no ModelCheckpoint), 'epoch', or a whole number of batches
+        text = str(kw["save_freq"]).strip().lower()
+        kw["save_freq"] = None if not text else text if text == "epoch" or not text.isdigit() else int(text)
     if v["data_unit"] == "tokens":
         data = {"dataset_tokens": int(v["dataset_tokens"])} if v["packing"] else {
             "documents": int(v["documents"]), "tokens_per_document": int(v["tokens_per_document"])}  # fmt: skip
@@ -297,7 +320,7 @@ def values_to_setup(values: Mapping[str, Any]) -> Outcome:
     notes: list[str] = []
     try:
         kw = _setup_kwargs(values)
-        if "patience" in kw:
+        if "patience" in kw or Setup(**kw).tracks_best:  # early stopping or a best-checkpoint rule reads the metric
             if values["metric_source"] == "pasted":
                 metrics, bad = parse_metrics(values["metrics_text"])
                 if bad:

@@ -174,7 +174,61 @@ def metric_cards(plan: Plan) -> list[Card]:
         cards.append(Card("Size of the last batch", "none", "There is no batch: a device's data is smaller than one batch with drop_last on."))
     else:
         cards.append(Card("Size of the last batch", fmt(sched.last_batch_size), c.last_batch_help(plan)))
-    return cards + token_cards(plan) + time_cards(plan)
+    return [*cards, checkpoint_card(plan), *token_cards(plan), *time_cards(plan)]
+
+
+REASONS = {
+    "periodic": "every few optimizer steps",
+    "epoch_end": "at epoch ends",
+    "validation": "after validations",
+    "best": "when the monitored metric improves",
+    "last": "as the last checkpoint",
+    "final_step": "at the final step",
+}
+
+
+def checkpoint_card(plan: Plan) -> Card:
+    """The optimizer steps a crash just before the end would lose: those after the last checkpoint."""
+    after, total = plan.steps_after_last_checkpoint, plan.total_optimizer_steps
+    cks = plan.checkpoints
+    if not cks.count:
+        why = f"No checkpoint is written: {convention(plan).no_checkpoint}. A crash would lose all {plural(total, 'optimizer step')}."
+    elif after:
+        why = f"The last checkpoint is at step {fmt(cks.last_global_step)} of {fmt(total)}: a crash at the end loses {plural(after, 'optimizer step')}."
+    else:
+        why = f"The last checkpoint is written at the final step ({fmt(total)})."
+    return Card("Steps after the last checkpoint", fmt(after), why)
+
+
+def _saving_sentences(plan: Plan) -> list[str]:
+    """When the run writes checkpoints and logs the training loss, as the plan's moments say."""
+    c, total = convention(plan), plan.total_optimizer_steps
+    cks, logs = plan.checkpoints, plan.logs
+    out = []
+    if total and cks.count:
+        kinds = list(dict.fromkeys(cks.reason))
+        gaps = np.diff(cks.global_step[[i for i, r in enumerate(cks.reason) if r == "periodic"]])
+        words = [REASONS.get(k, k) for k in kinds]
+        if "periodic" in kinds and len(gaps) and gaps.min() == gaps.max():
+            words[kinds.index("periodic")] = f"every {plural(int(gaps[0]), 'optimizer step')}"
+        lost = plan.steps_after_last_checkpoint
+        end = "so nothing is lost" if not lost else f"so {plural(lost, 'optimizer step')} after it would be lost in a crash"
+        out.append(
+            f"The run writes {plural(cks.count, 'checkpoint')} ({_join(words)}); the last at step {fmt(cks.last_global_step)} of {fmt(total)}, {end}."
+        )
+        if plan.saving.loads_best:
+            best = plan.saving.best_checkpoint_global_step
+            out.append(
+                "At the end it loads the best checkpoint, " + (f"the one of step {fmt(best)}." if best is not None else "but none is loaded: the best evaluation's step was never saved.")
+            )
+    elif total:
+        out.append(f"No checkpoint is written: {c.no_checkpoint}. A crash would lose all {plural(total, 'optimizer step')}.")
+    if logs.count >= 2:
+        gaps = np.diff(logs.global_step)
+        every = f", every {plural(int(gaps[0]), 'optimizer step')}" if gaps.min() == gaps.max() and gaps[0] > 0 else ""
+        accum = f" (its interval counts {c.log_unit}, not batches)" if plan.setup.grad_accum > 1 else ""
+        out.append(f"The training loss is logged {plural(logs.count, 'time')}{every}{accum}.")
+    return out
 
 
 def token_cards(plan: Plan) -> list[Card]:
@@ -336,7 +390,7 @@ def takeaways(plan: Plan) -> list[str]:
             out.append(leftover)
 
     out += _length_sentences(plan, c)
-    out += _token_sentences(plan) + _time_sentences(plan)
+    out += _saving_sentences(plan) + _token_sentences(plan) + _time_sentences(plan)
     cadence = _cadence_sentence(plan)
     if cadence:
         out.append(cadence)
@@ -635,6 +689,8 @@ TRANSLATOR_COLUMNS = (
     "samples seen",
     "samples dropped",
     "early stop",
+    "checkpoints",
+    "steps after last checkpoint",
     "tokens trained",  # with token data
     "training time",  # with a throughput
     "note",
@@ -679,6 +735,8 @@ def translator(setup: Setup) -> pd.DataFrame:
                 "samples seen": fmt(p.samples_seen),
                 "samples dropped": fmt(p.samples_dropped),
                 "early stop": _early_cell(p),
+                "checkpoints": fmt(p.checkpoints.count),
+                "steps after last checkpoint": fmt(p.steps_after_last_checkpoint),
                 "tokens trained": fmt(p.tokens_trained) if setup.tokens is not None else "",
                 "training time": duration(p.seconds_total) if setup.timed and p.epochs_started else "",
                 "note": _note_text(t.texts),

@@ -9,6 +9,7 @@ text meant for `st.text` (`LessonMode.notices_are_plain_text`).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,7 +247,9 @@ def parse_names(text: str, param: str) -> tuple[frozenset[str], list[str]]:
     if unknown:
         shown = ", ".join(repr(echo(u)) for u in unknown[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        notices.append(f"{param}: not a control of this page, ignored: {shown}{more}. Known: {', '.join(CONTROLS)}")
+        close = sorted({m for u in unknown[:5] for m in difflib.get_close_matches(str(u).lower(), CONTROLS, n=2)})
+        hint = f"did you mean {', '.join(close)}?" if close else "a control's name is its key in the page's URL, such as batch_size or grad_accum"
+        notices.append(f"{param}: not a control of this page, ignored: {shown}{more}; {hint}")
     if len(tokens) > MAX_NAMES:
         notices.append(f"{param}: only the first {MAX_NAMES} names are read")
     return frozenset(names), notices

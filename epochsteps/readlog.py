@@ -89,9 +89,9 @@ def read_log(text: str) -> LogReading:
     if not lines:
         raise LogError("the text is empty")
     found = {}
-    for name, convention in CONVENTIONS.items():
-        if convention.log is not None:
-            seen = convention.log.evidence(lines)
+    for name, c in CONVENTIONS.items():
+        if c.log is not None:
+            seen = c.log.evidence(lines)
             if seen:
                 found[name] = seen
     if not found:

@@ -264,6 +264,16 @@ def evaluation_points(plan: Plan, budget: int | None = None) -> pd.DataFrame:
     )
 
 
+def moment_points(plan: Plan, marks, budget: int | None = None) -> pd.DataFrame:
+    """Checkpoint or log moments (`plan.checkpoints`, `plan.logs`) as step and epoch_frac, thinned
+    evenly beyond the budget (first and last kept)."""
+    idx = _thin(len(marks.global_step), _budget(budget))
+    nominal = np.maximum(plan.schedule.nominal_batches[marks.epoch[idx]], 1) if len(idx) else np.zeros(0)
+    cols = {"step": marks.global_step[idx], "epoch_frac": np.round(marks.epoch[idx] + marks.batches_done[idx] / nominal, 4)}
+    thinned = len(idx) < marks.count
+    return _table(cols, f"{len(idx):,} of {marks.count:,} moments" if thinned else "one row per moment", thinned, marks.count)
+
+
 def markers(plan: Plan) -> pd.DataFrame:
     """Special points on the step axis: the best checkpoint ("best"), where early
     stopping ended the run ("stop") and the max_steps cut ("max_steps"), each with

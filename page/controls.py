@@ -13,7 +13,12 @@ from epochsteps.text import short_number
 from .state import apply_change, control_of, fixed_values, lesson_mode, locked, put_values, shown
 
 WIDGETS = frozenset({"number_input", "checkbox", "selectbox", "text_input", "text_area", "slider", "select_slider", "radio", "segmented_control"})
-CADENCE = ("eval_every_steps", "val_check_interval", "check_val_every_n_epoch", "validation_freq", "steps_per_epoch")
+CADENCE = ("eval_strategy", "eval_every_steps", "val_check_interval", "check_val_every_n_epoch", "validation_freq", "steps_per_epoch")
+SAVING = (
+    "save_strategy", "save_steps", "load_best_model_at_end", "logging_strategy", "logging_steps", "logging_first_step",
+    "every_n_train_steps", "every_n_epochs", "save_top_k", "save_last", "monitor", "log_every_n_steps", "min_epochs", "min_steps",
+    "limit_train_batches", "save_freq", "save_best_only", "save_every_steps",
+)  # fmt: skip
 
 
 def locked_line(where, label: str, key: str, format_func=None) -> None:
@@ -103,10 +108,10 @@ def linked_control(key: str) -> None:
     )  # fmt: skip
 
 
-def parse_interval_text() -> None:
+def parse_interval_text(key: str) -> None:
+    """An int-or-fraction box (Lightning's val_check_interval, limit_train_batches): 2 and 2.0 differ."""
     notices: list[str] = []
-    text = st.session_state.get("val_check_interval_text", "")
-    st.session_state["val_check_interval"] = us.parse_value("val_check_interval", text, notices)
+    st.session_state[key] = us.parse_value(key, st.session_state.get(f"{key}_text", ""), notices)
     st.session_state["_control_notices"] = notices
 
 
@@ -116,7 +121,14 @@ def argument_widget(where, key: str, label: str, placeholder: str | None) -> Non
     c = ctl.CONTROLS[key]
     optional = {"value": None, "placeholder": placeholder} if c.optional else {}
     if c.kind == "interval":
-        where.text_input(label, key=f"{key}_text", on_change=parse_interval_text, persist_state="session", placeholder=placeholder)
+        where.text_input(label, key=f"{key}_text", on_change=parse_interval_text, args=(key,), persist_state="session", placeholder=placeholder)
+    elif c.kind == "choice":
+        default = placeholder or "the framework's default"
+        where.selectbox(label, (None, *c.allowed), key=key, format_func=lambda v: default if v is None else v, persist_state="session")
+    elif c.kind == "bool":
+        where.checkbox(label, key=key, persist_state="session")
+    elif c.kind == "text":
+        where.text_input(label, key=key, max_chars=int(c.high), placeholder=placeholder, persist_state="session")
     elif c.kind == "float":
         where.number_input(label, min_value=float(c.low), max_value=float(c.high), step=1.0, format="%g", key=key, persist_state="session", **optional)
     else:
@@ -178,6 +190,10 @@ def advanced_controls(values: dict) -> None:
         argument_widget(st_, "max_steps", "max_steps (empty: none)", "none")
     st_.markdown("**Evaluation cadence**")
     for key in CADENCE:
+        if ctl.applies(key, values):
+            argument_widget(st_, key, labels.get(key, c[key].label), placeholders.get(key))
+    st_.markdown("**Checkpoints and training-loss logs** (empty: the framework's default)")
+    for key in SAVING:
         if ctl.applies(key, values):
             argument_widget(st_, key, labels.get(key, c[key].label), placeholders.get(key))
     st_.markdown("**Early stopping**")

@@ -16,6 +16,7 @@ CACHE_ENTRIES = 24  # per cached function: memory stays flat however many settin
 # walks every field of it on every call (about 1 ms a call, several calls a move).
 BY_HASH = {"hash_funcs": {Setup: hash}}
 NO_LESSON = lessons.LessonMode()
+INTERVALS = tuple(key for key, c in ctl.CONTROLS.items() if c.kind == "interval")  # drawn as text boxes
 
 
 def init_state() -> None:
@@ -42,8 +43,8 @@ def put_values(values: dict) -> None:
         st.session_state[key] = value
     for key in ctl.LINKED:  # every slider's stop, shown or not: a switch of data_unit shows another
         st.session_state[f"{key}_stop"] = ctl.nearest_stop(key, values[key])
-    interval = values["val_check_interval"]
-    st.session_state["val_check_interval_text"] = "" if interval is None else us.fmt_value("val_check_interval", interval)
+    for key in INTERVALS:  # the int-or-fraction boxes show the value as typed: 2 and 2.0 differ
+        st.session_state[f"{key}_text"] = "" if values[key] is None else us.fmt_value(key, values[key])
 
 
 def current_values() -> dict:
@@ -91,8 +92,8 @@ def fixed_values() -> dict:
 
 def control_of(widget_key: str) -> str:
     """The control a widget sets (the slider and text box of a control count as the control)."""
-    if widget_key == "val_check_interval_text":
-        return "val_check_interval"
+    if widget_key.removesuffix("_text") in INTERVALS:
+        return widget_key.removesuffix("_text")
     return widget_key.removesuffix("_stop")
 
 

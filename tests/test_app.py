@@ -180,7 +180,7 @@ def test_keras_knobs_replace_the_loader_knobs():
     keys = {w.key for w in at.number_input}
     assert {"validation_freq", "steps_per_epoch"} <= keys
     assert not {"devices", "max_steps", "eval_every_steps"} & keys
-    assert [c.key for c in at.checkbox] == ["early_stopping"]  # no drop_last
+    assert [c.key for c in at.checkbox] == ["save_best_only", "early_stopping"]  # no drop_last: Keras has none
     assert at.selectbox(key="lr_schedule").options == ["none", *CONVENTIONS["keras"].lr_schedules]
 
 
@@ -394,3 +394,70 @@ def test_hostile_token_and_time_values_are_named(query, says):
     at = run(query)
     assert says in warnings(at)
     assert metrics(at)["Total optimizer steps"]
+
+
+# -- checkpoints, logs and Lightning's limits (#14) ----------------------------------------------
+
+
+def lanes_of(at: AppTest) -> list[str]:
+    """The step timeline's lanes, from its template (the first chart)."""
+    import json
+
+    spec = json.loads(charts(at)[0].proto.spec)
+    return next(layer["encoding"]["y"]["scale"]["domain"] for layer in spec["layer"] if layer.get("encoding", {}).get("y", {}).get("field") == "lane")
+
+
+@pytest.mark.parametrize(
+    ("framework", "lanes"),
+    [
+        ("hf", ["epoch", "optimizer steps", "evaluations", "checkpoints", "logs"]),
+        ("lightning", ["epoch", "optimizer steps", "evaluations", "checkpoints", "logs"]),
+        ("keras", ["epoch", "optimizer steps", "evaluations", "logs"]),  # no ModelCheckpoint unless added
+        ("pytorch", ["epoch", "optimizer steps"]),
+    ],
+)
+def test_checkpoint_and_log_lanes_and_the_unsaved_steps_card(framework, lanes):
+    at = run({"framework": framework})
+    assert lanes_of(at) == lanes
+    values, _ = us.parse_query({"framework": framework})
+    plan = ctl.values_to_setup(values).plan
+    assert metrics(at)["Steps after the last checkpoint"] == f"{plan.steps_after_last_checkpoint:,}"
+    assert metrics(at) == expected_cards(values)
+
+
+def test_checkpoint_knobs_round_trip_through_the_url():
+    query = {"framework": "hf", "save_steps": "300", "logging_steps": "0.1", "logging_first_step": "true", "save_strategy": "steps"}
+    at = run(query)
+    assert {k: at.query_params[k] for k in query} == query
+    values, notices = us.parse_query(query)
+    assert notices == []
+    plan = ctl.values_to_setup(values).plan
+    assert plan.checkpoints.global_step.tolist() == [300, 600, 900, 1000]  # and the forced save at the final step
+    assert metrics(at) == expected_cards(values)
+    lightning = run({"framework": "lightning", "limit_train_batches": "0.5", "log_every_n_steps": "10", "min_epochs": "3"})
+    assert lightning.text_input(key="limit_train_batches_text").value == "0.5"
+    assert lightning.query_params["limit_train_batches"] == "0.5"
+    keras = run({"framework": "keras", "save_freq": "epoch", "save_best_only": "true"})
+    assert metrics(keras)["Steps after the last checkpoint"] is not None and not keras.exception
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ({"framework": "hf", "save_strategy": "sometimes"}, "save_strategy=sometimes"),
+        ({"framework": "hf", "save_steps": "-2"}, "save_steps=-2"),
+        ({"framework": "lightning", "limit_train_batches": "lots"}, "limit_train_batches=lots"),
+        ({"framework": "keras", "save_best_only": "maybe"}, "save_best_only=maybe"),
+        ({"framework": "pytorch", "save_every_steps": "1e40"}, "save_every_steps=1e40"),
+    ],
+)
+def test_hostile_checkpoint_values_are_named(query, says):
+    at = run(query)
+    assert says in warnings(at) and not at.exception
+
+
+def test_a_knob_the_framework_refuses_says_why():
+    at = run({"framework": "hf", "load_best_model_at_end": "true", "save_strategy": "steps", "save_steps": "30", "eval_every_steps": "20"})
+    assert not at.exception  # HF's __post_init__: save_steps must be a multiple of eval_steps
+    shown = warnings(at)
+    assert "multiple" in shown and "save_steps" in shown

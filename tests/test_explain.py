@@ -177,6 +177,7 @@ def test_metric_cards_textbook():
         "Samples seen",
         "Samples dropped",
         "Size of the last batch",
+        "Steps after the last checkpoint",
     ]
     assert by_label["Batches per epoch"].value == "100"
     assert by_label["Total optimizer steps"].value == "1,000"
@@ -694,8 +695,9 @@ def test_every_function_answers_for_every_setup(setup):
     assert own["total steps"] == f"{plan.total_optimizer_steps:,}"
     check_formula(plan)
     cards = ex.metric_cards(plan)
-    assert len(cards) == 7
+    assert len(cards) == 8
     values = {c.label: c.value for c in cards}
+    assert values["Steps after the last checkpoint"] == f"{plan.steps_after_last_checkpoint:,}"
     assert values["Total optimizer steps"] == f"{plan.total_optimizer_steps:,}"
     assert values["Samples seen"] == f"{plan.samples_seen:,}"
     assert values["Effective batch"] == f"{plan.effective_batch_size:,}"

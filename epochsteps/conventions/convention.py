@@ -94,6 +94,8 @@ class Convention:
     variant_of: str | None = None  # a convention that differs from another only with accumulation
     patience_rule: str = "needs more than min_delta"  # how its early stopping compares, as a phrase
     no_batches: str = "the loop body never runs and no optimizer step is taken"  # what happens when no batch reaches a device
+    no_checkpoint: str = "a hand-written loop saves only where it calls torch.save; save_every_steps models a save every K steps"
+    log_unit: str = "optimizer steps"  # what its training-loss log interval counts
     argument_labels: ClassVar[dict[str, str]] = {}  # the page's labels for its own arguments
     argument_placeholders: ClassVar[dict[str, str]] = {}  # what an empty box of its own means
     early_stopping: ClassVar[type]  # the early-stopping rule: update(value, epoch) -> (stop, new best)

@@ -155,9 +155,17 @@ class HFTrainer(Convention):
         "eval_every_steps": "eval_steps with eval_strategy='steps' (below 1: a ratio of the run; empty: every epoch)",
         "warmup_steps": "Warmup steps (below 1: a ratio of the run)",
     }
-    argument_placeholders = {"eval_every_steps": "every epoch"}
+    argument_placeholders = {
+        "eval_every_steps": "every epoch",
+        "eval_strategy": "epoch, or steps with eval_steps (the Trainer's own default: no)",
+        "save_strategy": "steps (default)",
+        "save_steps": "500 (default)",
+        "logging_strategy": "steps (default)",
+        "logging_steps": "500 (default)",
+    }
     early_stopping = EarlyStopping
     reads_logs = True
+    no_checkpoint = "save_strategy='no' writes none"
 
     def schedule(self, setup: Setup) -> Schedule:
         return schedule(setup)

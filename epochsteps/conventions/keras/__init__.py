@@ -164,9 +164,11 @@ class KerasFit(Convention):
         "validation_freq": "validation_freq: validate every this many epochs",
         "steps_per_epoch": "steps_per_epoch (empty: the whole dataset)",
     }
-    argument_placeholders = {"steps_per_epoch": "whole dataset"}
+    argument_placeholders = {"steps_per_epoch": "whole dataset", "save_freq": "none: no ModelCheckpoint"}
     early_stopping = EarlyStopping
     reads_logs = True
+    log_unit = "epochs (History records the loss at each epoch end)"
+    no_checkpoint = "Keras writes checkpoints only with a ModelCheckpoint callback: set save_freq or save_best_only"
 
     def schedule(self, setup: Setup) -> Schedule:
         return schedule(setup)

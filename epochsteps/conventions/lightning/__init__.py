@@ -233,9 +233,20 @@ class LightningTrainer(Convention):
         "val_check_interval": "val_check_interval (1.0: once per epoch; 0.25: four times per epoch; 50: every 50 training batches)",
         "check_val_every_n_epoch": "check_val_every_n_epoch (empty: None, count batches across epochs)",
     }
-    argument_placeholders = {"val_check_interval": "1.0", "check_val_every_n_epoch": "None"}
+    argument_placeholders = {
+        "val_check_interval": "1.0",
+        "check_val_every_n_epoch": "None",
+        "every_n_epochs": "1 (default)",
+        "save_top_k": "1 (default)",
+        "monitor": "none: keep the latest (default)",
+        "log_every_n_steps": "50 (default)",
+        "min_epochs": "none",
+        "min_steps": "none",
+        "limit_train_batches": "1.0",
+    }
     early_stopping = EarlyStopping
     reads_logs = True
+    no_checkpoint = "ModelCheckpoint writes none here: save_top_k is 0, or no trigger fires"
 
     def schedule(self, setup: Setup) -> Schedule:
         return schedule(setup)

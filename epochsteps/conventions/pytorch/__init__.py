@@ -142,7 +142,7 @@ class HandWrittenLoop(Convention):
     writes_the_loop = True
     patience_rule = "needs more than min_delta"
     argument_labels = {"eval_every_steps": "eval_every_steps: evaluate every this many optimizer steps (empty: never)"}
-    argument_placeholders = {"eval_every_steps": "never"}
+    argument_placeholders = {"eval_every_steps": "never", "save_every_steps": "never"}
     early_stopping = EarlyStopping
 
     def __init__(self, flush: bool):
