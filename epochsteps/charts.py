@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import timeline as tl
 from .plan import Plan
+from .text import fmt, plural
 
 NEUTRAL = "#808080"  # contrast 3.9:1 on white, 4.8:1 on Streamlit's dark #0e1117
 EPOCH_SCHEME = {"name": "viridis", "extent": [0.25, 0.85]}  # no near-black, no pale yellow
@@ -389,7 +390,7 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
     )[["kind", "step", "epoch_frac", "label", "lane"]]
     present = set(points["kind"]) | set(special["kind"])
     sub = f"Aggregated view: {_per_mark(table, 'band')}" if aggregated else "One band per optimizer step"
-    title = f"{total:,} optimizer steps over {plan.epochs_started:,} epoch{'s' if plan.epochs_started != 1 else ''}"
+    title = f"{plural(total, 'optimizer step')} over {plural(round(plan.epochs_run, 2), 'epoch')}"
     return titled_drawing(
         "timeline",
         (aggregated, lanes, bool(present)),  # an empty legend would have no size: none at all
@@ -855,24 +856,24 @@ TEMPLATES = {
 def describe_timeline(plan: Plan) -> str:
     total = plan.total_optimizer_steps
     n = plan.epochs_started
-    parts = [f"Step timeline: {total:,} optimizer steps over {n:,} epochs"]
+    parts = [f"Step timeline: {plural(total, 'optimizer step')} over {plural(round(plan.epochs_run, 2), 'epoch')}"]
     if n:
         per = plan.steps
-        parts.append(f"{int(per[0]):,} steps in epoch 1" + ("" if (per == per[0]).all() else f", {int(per[-1]):,} in the last"))
+        parts.append(f"{plural(int(per[0]), 'step')} in epoch 1" + ("" if (per == per[0]).all() else f", {fmt(int(per[-1]))} in the last"))
     epochs, steps = tl.partial_batch_steps(plan)
     if len(steps):
         parts.append(
             f"the partial last batch of epoch 1 is in step {int(steps[0]):,}"
             if epochs[0] == 1
-            else f"{len(steps):,} steps hold a partial last batch"
+            else f"{plural(len(steps), 'step')} hold a partial last batch"
         )
     if len(plan.evaluations):
-        parts.append(f"{len(plan.evaluations):,} evaluations, the first at step {int(plan.evaluations.global_step[0]):,}")
+        parts.append(f"{plural(len(plan.evaluations), 'evaluation')}, the first at step {fmt(int(plan.evaluations.global_step[0]))}")
     cks = plan.checkpoints
     if cks.count:
-        parts.append(f"{cks.count:,} checkpoints, the last at step {cks.last_global_step:,}")
+        parts.append(f"{plural(cks.count, 'checkpoint')}, the last at step {fmt(cks.last_global_step)}")
     if plan.logs.count:
-        parts.append(f"{plan.logs.count:,} training-loss logs")
+        parts.append(plural(plan.logs.count, "training-loss log"))
     for row in tl.markers(plan).itertuples():
         parts.append(f"{row.label} (epoch {row.epoch_frac:,.2f})")
     return "; ".join(parts) + "."
@@ -884,20 +885,20 @@ def describe_inside_epoch(plan: Plan, table: pd.DataFrame) -> str:
     rows = {k: table[table["kind"] == k] for k in tl.SEGMENT_KINDS}
     full = int((rows["full batch"]["batch_last"] - rows["full batch"]["batch_first"] + 1).sum())
     parts = [
-        f"Inside epoch {e:,}: {sched.dataset_size:,} samples, batch size {sched.batch_size:,}"
+        f"Inside epoch {e:,}: {plural(sched.dataset_size, 'sample')}, batch size {sched.batch_size:,}"
         + (f" on each of {sched.devices:,} devices" if sched.devices > 1 else "")
     ]
     parts.append(f"{full:,} full batches")
     if len(rows["partial last batch"]):
-        parts.append(f"a partial last batch of {int(rows['partial last batch']['per_device'].iloc[0]):,} samples per device")
+        parts.append(f"a partial last batch of {plural(int(rows['partial last batch']['per_device'].iloc[0]), 'sample')} per device")
     if len(rows["dropped remainder"]):
-        parts.append(f"{int(rows['dropped remainder']['samples'].sum()):,} samples dropped (drop_last)")
+        parts.append(f"{plural(int(rows['dropped remainder']['samples'].sum()), 'sample')} dropped (drop_last)")
     if len(rows["padding duplicates"]):
         parts.append(
             f"{int(rows['padding duplicates']['samples'].sum()):,} padding duplicates so every device gets the same count"
         )
     if len(rows["not run"]):
-        parts.append(f"{int(rows['not run']['samples'].sum()):,} samples not reached because training stopped")
+        parts.append(f"{plural(int(rows['not run']['samples'].sum()), 'sample')} not reached because training stopped")
     return "; ".join(parts) + "."
 
 
@@ -942,7 +943,7 @@ def describe_learning_rate(plan: Plan, table: pd.DataFrame) -> str:
 def describe_early_stopping(plan: Plan, table: pd.DataFrame) -> str:
     es = plan.early_stop
     n = len(plan.evaluations)
-    text = f"Early stopping: {n:,} evaluations"
+    text = f"Early stopping: {plural(n, 'evaluation')}"
     if es is None:
         return text + "; early stopping is off."
     if es.best_eval_index is not None:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import charts as ch
-from .text import fmt, ordinal
+from .text import fmt, ordinal, plural
 from .timeline import MAX_ROWS, nice_stride, significant
 from .training import TrainingRun, step_noise
 
@@ -254,14 +254,14 @@ def describe_run(run: TrainingRun) -> str:
     p = run.plan
     s = run.setup
     parts = [
-        f"Training lab ({s.framework}): {run.optimizer_steps:,} optimizer steps over {p.epochs_started:,} epochs,"
+        f"Training lab ({s.framework}): {plural(run.optimizer_steps, 'optimizer step')} over {plural(round(p.epochs_run, 2), 'epoch')},"
         f" {s.dataset_size:,} samples at an effective batch of {p.effective_batch_size:,}"
     ]
     e = run.train_loss_per_epoch[np.isfinite(run.train_loss_per_epoch)]
     if len(e):
         parts.append(f"mean training loss {e[0]:.3f} in the first epoch and {e[-1]:.3f} in the last")
     if len(run.val_loss):
-        parts.append(f"{len(run.val_loss):,} evaluations, validation loss from {run.val_loss[0]:.3f} to {run.val_loss[-1]:.3f}")
+        parts.append(f"{plural(len(run.val_loss), 'evaluation')}, validation loss from {run.val_loss[0]:.3f} to {run.val_loss[-1]:.3f}")
         b = run.best_eval_index
         if b is not None:
             parts.append(

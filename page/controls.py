@@ -124,7 +124,7 @@ def argument_widget(where, key: str, label: str, placeholder: str | None) -> Non
         where.text_input(label, key=f"{key}_text", on_change=parse_interval_text, args=(key,), persist_state="session", placeholder=placeholder)
     elif c.kind == "choice":
         default = placeholder or "the framework's default"
-        where.selectbox(label, (None, *c.allowed), key=key, format_func=lambda v: default if v is None else v, persist_state="session")
+        where.selectbox(label, (None, *c.allowed), key=key, format_func=lambda v: default if v is None else v, placeholder=default, persist_state="session")
     elif c.kind == "bool":
         where.checkbox(label, key=key, persist_state="session")
     elif c.kind == "text":
