@@ -271,9 +271,9 @@ def log_section() -> None:
             ", ".join(f"{k} = {v if isinstance(v, str) else explain.fmt(v)}" for k, v in known.items()) or "no setup value is determined"))  # fmt: skip
         if reading.unknown:
             st.markdown("Not determined by the text (never guessed): " + us.plain(", ".join(reading.unknown)))
-        table = pd.DataFrame({"printed": [p.label for p in reading.printed], "value": [str(p.value) for p in reading.printed],
-                              "what it counts": [p.meaning for p in reading.printed]})  # fmt: skip
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.markdown("**What each printed number counts**")
+        st.markdown("\n".join(f"- {us.plain(p.label)} = **{us.plain(p.value)}**: {us.plain(p.meaning)}" for p in reading.printed))
+        st.markdown("**Where they mislead, and what the text pins down**")
         for note in reading.notes:
             st.markdown(f"- {us.plain(note)}")
         if reading.plan is not None:
