@@ -12,7 +12,16 @@ import os
 # Before numpy loads: BLAS threads slow the training lab's small matrix products up to 3x on 2 cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import warnings
+
+import pandas as pd
 import streamlit as st
+
+with warnings.catch_warnings():  # deprecated for pandas 4; requirements.txt pins pandas 3.1
+    warnings.simplefilter("ignore")
+    # numpy-backed strings: pandas 3's Arrow-backed ones made the chart tables a third slower to build
+    # and serialise on every move (the page's largest per-move cost, measured under 10 sessions)
+    pd.set_option("future.infer_string", False)
 
 from epochsteps import lessons
 from epochsteps import urlstate as us

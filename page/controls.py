@@ -152,11 +152,14 @@ def controls_section(values: dict) -> None:
         linked_control(key)
     if values["data_unit"] == "tokens":
         token_controls(values)
-    with st.expander(
-        "Advanced: framework, drop_last, accumulation, devices, evaluation, early stopping, learning rate",
+    box = st.expander(
+        "Advanced: framework, drop_last, accumulation, devices, evaluation, checkpoints, early stopping, learning rate, time",
         expanded=lesson_mode().lesson is not None,  # a lesson's task may be in here
-    ):
-        advanced_controls(values)
+        key="advanced_open", on_change="rerun",
+    )  # fmt: skip
+    if box.open:  # drawn only when open: a slider move does not build twenty hidden widgets (their values persist)
+        with box:
+            advanced_controls(values)
 
 
 def token_controls(values: dict) -> None:

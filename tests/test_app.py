@@ -17,10 +17,13 @@ from epochsteps.conventions import CONVENTIONS
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-def run(query: dict | None = None) -> AppTest:
+def run(query: dict | None = None, advanced: bool = True) -> AppTest:
+    """The page for `query`; `advanced` opens the Advanced panel (drawn only when open) as a user would."""
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    if advanced:
+        at.session_state["advanced_open"] = True
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -49,7 +52,7 @@ def expected_cards(values: dict) -> dict[str, str]:
 
 
 def test_defaults_show_the_textbook_case():
-    at = run()
+    at = run(advanced=False)
     shown = metrics(at)
     assert shown["Batches per epoch"] == "100"
     assert shown["Optimizer steps per epoch"] == "100"

@@ -32,13 +32,15 @@ PAGE_ROWS = 600  # a chart's rows on the page: about one per pixel of its plot
 LAB_TRAINING = ("Training the lab model on this setup", "Training with batch")  # the lab's pending state
 
 
-def run(query: dict | None = None, train: bool = False, keep: bool = False) -> AppTest:
+def run(query: dict | None = None, train: bool = False, keep: bool = False, advanced: bool = True) -> AppTest:
     """The page for `query`; `train` presses Train once, `keep` switches on keep-training first."""
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     if keep:
         at.session_state["lab_keep_training"] = True
+    if advanced:
+        at.session_state["advanced_open"] = True
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     if train:

@@ -24,10 +24,13 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FALLBACK = "http://localhost:8501/"  # AppTest has no browser address: the page says it uses a stand-in
 
 
-def run(query: dict | None = None) -> AppTest:
+def run(query: dict | None = None, advanced: bool = True) -> AppTest:
+    """The page for `query`; `advanced` opens the Advanced panel (drawn only when open) as a user would."""
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    if advanced:
+        at.session_state["advanced_open"] = True
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
