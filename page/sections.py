@@ -36,8 +36,7 @@ def answer_section(plan: Plan) -> None:
         for card in explain.metric_cards(plan):  # two a row at 390 px; a long value gets a card wide enough to show it whole
             st.metric(card.label, card.value, help=card.help, border=True, width=card_width(card.value), height="stretch")
     st.latex(explain.formula(plan))
-    for line in explain.takeaways(plan):
-        st.markdown(f"- {line}")
+    st.markdown("\n".join(f"- {line}" for line in explain.takeaways(plan)))  # one element: fewer to send and draw
     idea = explain.try_this(plan)
     st.info(f"**Try this:** {idea.prompt} {idea.prediction}", icon=":material/lightbulb:")
     try_button(explain.try_this_change(plan))
@@ -173,14 +172,18 @@ def early_stopping_section(values: dict, outcome: ctl.Outcome, run: training.Tra
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False, **BY_HASH)
-def translator_for(setup: Setup) -> tuple[pd.DataFrame, list[str]]:
+def translator_for(setup: Setup) -> pd.DataFrame:
     """The translator table, the columns that differ between frameworks first and headed
-    "≠ ...", and the differences as lines. Marked so, not by a pandas Styler: st.dataframe
-    marshals a Styler again on every run."""
+    "≠ ...". Marked so, not by a pandas Styler: st.dataframe marshals a Styler again on every run."""
     table = explain.translator(setup)
     differs = table.attrs.get("differs", [])
     order = [table.columns[0], *differs, *(c for c in table.columns[1:] if c not in differs)]
-    return table[order].rename(columns={c: f"≠ {c}" for c in differs}), explain.differences(setup)
+    return table[order].rename(columns={c: f"≠ {c}" for c in differs})
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False, **BY_HASH)
+def differences_for(setup: Setup) -> list[str]:
+    return explain.differences(setup)
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False, **BY_HASH)
@@ -190,12 +193,26 @@ def snippets_for(setup: Setup) -> dict[str, str]:
 
 def translator_section(setup: Setup) -> None:
     st.header("Framework translator")
-    st.markdown("The same setup as each framework would count it. The columns marked ≠ differ between frameworks; they come first.")
-    table, differences = translator_for(setup)
+    differences = differences_for(setup)
+    if differences:
+        st.markdown("Where the frameworks count this setup differently:\n" + "\n".join(f"- {line}" for line in differences))
+    else:
+        st.markdown("All five conventions count this setup alike.")
+    box = st.expander(
+        "The five conventions side by side, with the code for each and a script that proves it",
+        key="translator_open", on_change="rerun", icon=":material/compare_arrows:",
+    )  # fmt: skip
+    if not box.open:  # the table and five code tabs are built and drawn only when asked for
+        return
+    with box:
+        translator_table(setup)
+
+
+def translator_table(setup: Setup) -> None:
+    st.markdown("The columns marked ≠ differ between frameworks; they come first.")
+    table = translator_for(setup)
     config = {c: st.column_config.TextColumn(help="Differs between the frameworks") for c in table.columns if c.startswith("≠ ")}
     st.dataframe(table, hide_index=True, width="stretch", column_config=config)
-    for line in differences:
-        st.markdown(f"- {line}")
     tabs = st.tabs(list(LABELS.values()), default=LABELS[setup.framework])  # open on yours
     snippets = snippets_for(setup)
     for tab, name in zip(tabs, CONVENTIONS, strict=True):

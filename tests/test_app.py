@@ -78,6 +78,9 @@ def test_every_chart_carries_its_numbers_as_text():
 def test_the_translator_marks_the_columns_that_differ():
     query = {"framework": "hf", "grad_accum": "3", "devices": "2", "dataset_size": "10001"}
     at = run(query)
+    assert not at.dataframe  # the side-by-side table is built only when asked for
+    at.session_state["translator_open"] = True
+    at.run()
     table = explain.translator(ctl.values_to_setup(us.parse_query(query)[0]).setup)
     differs = table.attrs["differs"]
     assert differs  # samples seen: DistributedSampler pads to 10,002, accelerate pads the last batch, Keras pads nothing

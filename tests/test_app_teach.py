@@ -337,6 +337,8 @@ def test_a_bad_setup_file_gives_a_clear_message(content, says):
 
 def test_each_snippet_has_its_runnable_script(media):
     at = run({"framework": "hf", "early_stopping": "true"})
+    at.session_state["translator_open"] = True
+    at.run()
     plan = ctl.values_to_setup(us.parse_query({"framework": "hf", "early_stopping": "true"})[0]).plan
     for name in CONVENTIONS:
         script = download(at, media, f"runnable_{name}").decode()
@@ -344,6 +346,8 @@ def test_each_snippet_has_its_runnable_script(media):
         compile(script, name, "exec")
         assert script.rstrip().splitlines()[-1].startswith("print(json.dumps(")
     several = run({"devices": "4"})
+    several.session_state["translator_open"] = True
+    several.run()
     offered = {d.proto.id.rsplit("-runnable_", 1)[-1] for d in several.get("download_button") if "-runnable_" in d.proto.id}
     assert offered == {"keras"}  # Keras takes the global batch in one process; the others need 4 devices
     assert sum("runs on one device" in c.value for c in several.caption) == 4

@@ -176,6 +176,10 @@ def test_screenshots_and_accessibility(app_server, browser, output_dir, width):
     wait_idle(page)
     page.get_by_text("Advanced: framework").click()
     page.wait_for_timeout(300)
+    wait_idle(page)
+    page.get_by_text("The five conventions side by side").click()  # the translator's table and code, drawn when opened
+    page.locator("[data-testid=stDataFrame]").first.wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
     full_screenshot(page, output_dir / f"page-{width}-early-stopping.png")
     found = serious_violations(page)
     assert found == [], "\n".join(found)
