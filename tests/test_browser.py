@@ -103,7 +103,8 @@ def test_keyboard_moves_batch_size_and_the_page_follows(app_server, browser):
         timeout=TIMEOUT_MS,
     )
     page.wait_for_function(
-        "(b) => document.querySelector('[data-testid=stVegaLiteChart] svg').innerHTML !== b", arg=before_chart, timeout=TIMEOUT_MS
+        "(b) => { const svg = document.querySelector('[data-testid=stVegaLiteChart] svg'); return svg !== null && svg.innerHTML !== b; }",
+        arg=before_chart, timeout=TIMEOUT_MS,
     )
     wait_idle(page)
     after = metric_texts(page)
