@@ -415,7 +415,13 @@ def export_file(kind: str, ext: str, plan: Plan, seed: int):
 
 
 def share_section(values: dict, plan: Plan) -> None:
-    with st.expander("Share: a link to this page, an embed for a course page, a static image", icon=":material/share:", key="share_panel"):
+    box = st.expander(
+        "Share: a link to this page, an embed for a course page, a static image", icon=":material/share:",
+        key="share_panel", on_change="rerun",
+    )  # fmt: skip
+    if not box.open:  # the link changes with every move: written only while the panel is open
+        return
+    with box:
         base, stand_in = page_address()
         query = {**us.to_query(values), **lesson_mode().query()}
         try:

@@ -222,6 +222,9 @@ def codes(at: AppTest) -> list[str]:
 )
 def test_share_panel_gives_the_link_the_iframe_and_the_image(query):
     at = run(query)
+    assert not codes(at)  # written only while the panel is open
+    at.session_state["share_panel"] = True
+    at.run()
     values, _ = us.parse_query({k: v for k, v in query.items() if k not in lessons.LESSON_KEYS})
     mode = lessons.parse_lesson_params({k: v for k, v in query.items() if k in lessons.LESSON_KEYS})
     values, _ = mode.apply(values, given=frozenset(query) & frozenset(ctl.CONTROLS))
