@@ -9,16 +9,17 @@ select_sliders, three metrics and the same number of Altair line charts of 2,000
 the page shows, rebuilt on every rerun: a page with no caching at all, under Streamlit's
 default config). For each scale (median over `--repeat` moves, `--think-ms` apart):
 
-- AppTest: next: the batch-size slider moved one stop along (prepared by the page's
-  background prefetch while the reader reads); cold: a jump to a stop the page's caches
-  have not seen; warm: back to a seen one. The floor is the median over its moves.
+- AppTest: next: the batch-size slider moved one stop along; cold: a jump to a stop the
+  page's caches have not seen; warm: back to a seen one. The floor is the median over its
+  moves.
 - browser (headless Debian Chromium against `streamlit run`, page and floor in two tabs,
-  moved alternately with the same keys): the time from the key press on the focused slider
-  to the last change of a chart, once the page has settled: the script run has ended (the
+  moved alternately with the same actions): the time from the key press (or the click) on a
+  main slider to the last change of a chart, once the page has settled: the script run has ended (the
   app root's data-test-script-state, no running status icon) and no chart has changed for
   500 ms. Changes are seen by a MutationObserver on the app root (and a canvas chart's
-  clearRect). next: ArrowRight, one stop along; jump: one PageUp/PageDown/Home/End press
-  (one rerun) to a stop the page has neither shown nor had one stop away from a shown one.
+  clearRect). next: ArrowRight, one stop along, the three main sliders in turn; jump: each
+  main slider to its end (End), its start (Home) and its middle (a click on the track), one
+  rerun each, then put back (untimed).
   core: the charts outside the training lab ("See it train"); all: the lab's charts too.
   A move that changed no such chart is left out of the median ("-" if none changed one);
   the floor's charts are all core, and it makes the same moves: each figure's ratio is to
@@ -61,7 +62,8 @@ SCALES = {
 }
 TARGET = 1.25  # AppTest, and the browser's jumps and warm page load
 TARGET_NEXT = 1.0  # the browser's one-stop moves
-FLOOR_KEY = "batch_size_stop"  # the slider moved, on the page and the floor alike
+BATCH_KEY = "batch_size_stop"  # AppTest moves this slider, on the page and the floor alike
+MAIN_SLIDERS = [us.CONTROLS[control].label for control in SLIDERS.values()]  # the page's and the floor's alike
 
 
 def floor_page(directory: Path, query: dict, charts: int) -> Path:
@@ -88,7 +90,7 @@ def stops_from(start: int, count: int) -> list[int]:
 
 
 def far_stops(start: int, count: int) -> list[int]:
-    """Stops two or more away from `start` and from each other: setups no prefetch guessed."""
+    """Stops two or more away from `start` and from each other: setups the caches have not seen."""
     stops = list(ctl.BATCH_STOPS)
     i = stops.index(start)
     picks = [stops[j] for j in range(len(stops)) if abs(j - i) >= 2 and j % 3 == i % 3]
@@ -127,13 +129,13 @@ def apptest_times(query: dict, bare: Path, start: int, repeat: int, think: float
     f = []
     for stop in stops_from(start, repeat):
         time.sleep(think)
-        p["next"].append(timed_move(page, FLOOR_KEY, stop))
-        f.append(timed_move(floor, FLOOR_KEY, stop))
+        p["next"].append(timed_move(page, BATCH_KEY, stop))
+        f.append(timed_move(floor, BATCH_KEY, stop))
     for stop in far_stops(start, repeat):
         time.sleep(think)
-        p["cold"].append(timed_move(page, FLOOR_KEY, stop))
-        f.append(timed_move(floor, FLOOR_KEY, stop))
-        p["warm"].append(timed_move(page, FLOOR_KEY, start))
+        p["cold"].append(timed_move(page, BATCH_KEY, stop))
+        f.append(timed_move(floor, BATCH_KEY, stop))
+        p["warm"].append(timed_move(page, BATCH_KEY, start))
     med = {k: statistics.median(v) for k, v in p.items()}
     return med, {"floor": statistics.median(f)}
 
@@ -195,7 +197,9 @@ INSTALL = """([CHART, LAB]) => {
     if (chart) changed(chart);
     return clearRect.apply(this, args);
   };
-  window.addEventListener('keydown', () => { if (b.armed && b.key === null) b.key = performance.now(); }, true);
+  const pressed = () => { if (b.armed && b.key === null) b.key = performance.now(); };
+  window.addEventListener('keydown', pressed, true);
+  window.addEventListener('pointerdown', pressed, true);
 }"""
 
 # Settled: no script run in progress (one has been seen since the key press, or none has
@@ -261,34 +265,53 @@ class BrowserPage:
         self.tab.goto(url)
         self.tab.wait_for_selector(CHART, timeout=SETTLE_TIMEOUT_MS)
         self.tab.evaluate(INSTALL, [CHART, LAB])
-        self.slider = self.tab.get_by_role("slider", name="Batch size (per device)")
-        self.press(None)  # the first run (and the lab) done, charts still
+        self.sliders = {name: self.tab.get_by_role("slider", name=name) for name in MAIN_SLIDERS}
+        self.settle(MAIN_SLIDERS[0], None)  # the first run done, charts still
 
-    def index(self) -> tuple[int, int]:
-        """The slider's stop index and the last index."""
-        return int(self.slider.get_attribute("value")), int(self.slider.get_attribute("max"))
+    def index(self, name: str) -> tuple[int, int]:
+        """A main slider's stop index and its last index."""
+        slider = self.sliders[name]
+        return int(slider.get_attribute("value")), int(slider.get_attribute("max"))
 
-    def press(self, key: str | None) -> dict:
-        """Press `key` on the focused slider (None: just wait) and time the page's settling."""
+    def settle(self, name: str, action: str | int | None) -> dict:
+        """Move the slider `name` (a key pressed on it, or a click on its track at that stop
+        index; None: just wait) and time the page's settling."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        self.slider.focus()
+        slider = self.sliders[name]
+        slider.focus()
         self.tab.evaluate("() => window.__bench.arm()")
-        if key is not None:
-            self.tab.keyboard.press(key)
-        no_run = NO_RUN_MS if key is not None else 0
+        if isinstance(action, str):
+            self.tab.keyboard.press(action)
+        elif action is not None:
+            # the track is the thumb's third ancestor: a click there moves the thumb and commits
+            box = slider.locator("xpath=../../..").bounding_box()
+            _, last = self.index(name)
+            self.tab.mouse.click(box["x"] + box["width"] * action / last, box["y"] + box["height"] / 2)
+        no_run = NO_RUN_MS if action is not None else 0
         try:
             self.tab.wait_for_function(SETTLED, arg=[QUIET_MS, no_run], timeout=SETTLE_TIMEOUT_MS, polling=50)
         except PlaywrightTimeout:
-            print(f"{self.label}: {key} did not settle in {SETTLE_TIMEOUT_MS / 1000:.0f} s", file=sys.stderr)
+            print(f"{self.label}: {name} {action} did not settle in {SETTLE_TIMEOUT_MS / 1000:.0f} s", file=sys.stderr)
             self.tab.evaluate(RESULT)
             return {"core": None, "all": None}
         result = self.tab.evaluate(RESULT)
-        if key is not None and not result["ran"]:
-            print(f"{self.label}: {key} started no script run", file=sys.stderr)
+        if action is not None and not result["ran"]:
+            print(f"{self.label}: {name} {action} started no script run", file=sys.stderr)
         if result["error"]:
             print(f"{self.label}: the page shows an exception", file=sys.stderr)
         return result
+
+    def put(self, name: str, target: int) -> None:
+        """The slider to stop `target`, untimed: a click near it, then arrow keys."""
+        if self.index(name)[0] != target:
+            self.settle(name, target)
+        for _ in range(5):
+            now = self.index(name)[0]
+            if now == target:
+                return
+            self.settle(name, "ArrowRight" if now < target else "ArrowLeft")
+        print(f"{self.label}: {name} stays at stop {self.index(name)[0]}, not {target}", file=sys.stderr)
 
     def reload(self) -> float | None:
         """A warm page load: reload the tab's URL; ms from the navigation's start to the last
@@ -314,56 +337,45 @@ def next_key(index: int, last: int) -> str:
     return "ArrowRight" if index < last else "ArrowLeft"
 
 
-def jump_key(index: int, last: int, page_size: int, seen: set[int], direction: int) -> tuple[str, int]:
-    """One key press to a stop not in `seen`, preferring PageUp/PageDown onwards in `direction`."""
-    page_up, page_down = ("PageUp", min(last, index + page_size)), ("PageDown", max(0, index - page_size))
-    onwards, back = (page_up, page_down) if direction >= 0 else (page_down, page_up)
-    ends = sorted([("Home", 0), ("End", last)], key=lambda kt: -abs(kt[1] - index))
-    for key, target in [onwards, *ends, back]:
-        if target not in seen:
-            return key, target
-    return ends[0]  # every stop is seen: the farthest end
+def jump_targets(last: int) -> list[tuple[str | int, int]]:
+    """A main slider's jumps: to its end, its start and its middle (a click on the track)."""
+    return [("End", last), ("Home", 0), (last // 2, last // 2)]
 
 
 def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: float) -> tuple[dict, dict]:
-    """The page and the floor moved alternately with the same keys, `think` s before each move,
+    """The page and the floor moved alternately with the same actions, `think` s before each,
     then reloaded alternately `repeat` times (warm page loads).
 
-    next: ArrowRight (ArrowLeft at the right end), one stop along (the page prefetched it);
-    jump: one PageUp/PageDown/Home/End press (two or more stops, one rerun) to a stop the page
-    has neither shown nor had as a neighbour of one it showed (its prefetch's guesses).
+    next: `repeat` one-stop moves (ArrowRight; ArrowLeft at the right end), the three main
+    sliders in turn; jump: each main slider to its end (End), its start (Home) and its middle
+    (a click on the track), then put back where it was (untimed).
     Returns the page's medians ("next core", ..., "load", and "misses") and the floor's
     ("next", "jump", "load")."""
     page, floor = BrowserPage(browser, page_url, "page"), BrowserPage(browser, floor_url, "floor")
     try:
-        index, last = page.index()
-        seen = {index - 1, index, index + 1}
         p = {"next": [], "jump": []}
         f = {"next": [], "jump": []}
 
-        def move(kind: str, key: str) -> int:
+        def move(kind: str, name: str, action: str | int) -> int:
             page.tab.wait_for_timeout(think * 1000)
-            p[kind].append(page.press(key))
+            p[kind].append(page.settle(name, action))
             page.tab.wait_for_timeout(think * 1000)
-            f[kind].append(floor.press(key))
-            now, _ = page.index()
-            if floor.index()[0] != now:
-                print(f"floor slider at stop {floor.index()[0]}, page at {now}", file=sys.stderr)
-            seen.update({now - 1, now, now + 1})
+            f[kind].append(floor.settle(name, action))
+            now = page.index(name)[0]
+            if floor.index(name)[0] != now:
+                floor.put(name, now)  # a click may land a stop apart: the floor follows, untimed
             return now
 
-        for _ in range(repeat):
-            index = move("next", next_key(index, last))
-        page_size = max(1, round(last / 10))  # react-aria's slider: PageUp/PageDown move a tenth
-        direction = 1
-        for _ in range(repeat):
-            key, target = jump_key(index, last, page_size, seen, direction)
-            if target in seen:
-                print(f"jump: no unseen stop left, {key} lands on a seen one", file=sys.stderr)
-            now = move("jump", key)
-            if now != target:
-                print(f"jump: {key} went to stop {now}, not {target}", file=sys.stderr)
-            direction, index = (1 if now > index else -1), now
+        for k in range(repeat):
+            name = MAIN_SLIDERS[k % len(MAIN_SLIDERS)]
+            move("next", name, next_key(*page.index(name)))
+        for name in MAIN_SLIDERS:
+            start, last = page.index(name)
+            for action, target in jump_targets(last):
+                if move("jump", name, action) != target:
+                    print(f"jump: {name} {action} went to stop {page.index(name)[0]}, not {target}", file=sys.stderr)
+            page.put(name, start)
+            floor.put(name, start)
         loads: dict[str, list] = {"page": [], "floor": []}
         for _ in range(repeat):
             page.tab.wait_for_timeout(think * 1000)
@@ -481,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
                         browser.close()
 
     print(
-        f"median ms over {args.repeat} batch-size moves, {args.think_ms} ms apart, and the ratio to the floor (a bare page with "
+        f"median ms over {args.repeat} moves (browser jumps: 9), {args.think_ms} ms apart, and the ratio to the floor (a bare page with "
         "the same sliders and number of 2,000-point Altair charts) measured in the same run"
     )
     print(f"{'AppTest':<12} {'charts':>6} | {'floor':>10} {'page next':>11} {'page cold':>11} {'page warm':>11}")
@@ -491,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['scale']:<12} {row['charts']:>6} | {f['floor']:10.0f} {cell(p['next'], f['floor'])} "
             f"{cell(p['cold'], f['floor'])} {cell(p['warm'], f['floor'])}"
         )
-    print("AppTest: next: one stop along (prepared in the background while the reader reads); cold: a jump nobody prepared; warm: a setup seen before.")
+    print("AppTest: next: one stop along; cold: a jump to a setup not seen; warm: a setup seen before.")
     print(f"AppTest target: within {TARGET}x of the floor")
     notes, verdicts = [], []
     if any("browser" in row["page"] for row in rows):
@@ -514,8 +526,8 @@ def main(argv: list[str] | None = None) -> int:
                 if missed
             ]
         print(
-            "browser: key press to the last chart change once the run has ended; next: ArrowRight; jump: one PageUp/PageDown/Home/End "
-            "to a stop not prepared; core: the charts outside the training lab; all: the lab's too; each against the floor's same "
+            "browser: key press (or click) to the last chart change once the run has ended; next: ArrowRight on each main slider "
+            "in turn; jump: each main slider to its end, start and middle; core: the charts outside the training lab; all: the lab's too; each against the floor's same "
             "move. load: a warm reload, navigation start to the last chart change."
         )
         for note in notes:

@@ -297,6 +297,9 @@ def test_builders_handle_every_convention(setup):
         spec = chart.to_dict()
         assert spec["description"] and ch.chart_rows(chart) <= tl.ROW_BUDGET
         json.dumps(spec, allow_nan=False)
+    for kind, drawing in DRAWINGS.items():
+        # the page's live spec skips Altair's validation (a template miss cost 170 ms): checked here
+        ch.template(kind, drawing(plan).shape).to_dict(validate=True)
 
 
 DRAWINGS = {
