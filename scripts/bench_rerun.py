@@ -63,6 +63,7 @@ SCALES = {
 TARGET = 1.25  # AppTest, and the browser's jumps and warm page load
 TARGET_NEXT = 1.0  # the browser's one-stop moves
 BATCH_KEY = "batch_size_stop"  # AppTest moves this slider, on the page and the floor alike
+THUMB_PX = 6  # a click this close to the track's ends still lands on it
 MAIN_SLIDERS = [us.CONTROLS[control].label for control in SLIDERS.values()]  # the page's and the floor's alike
 
 
@@ -216,7 +217,7 @@ RESULT = """() => {
   b.armed = false;
   const last = Math.max(b.core ?? -Infinity, b.lab ?? -Infinity);
   return {core: b.core === null ? null : b.core - key, all: last === -Infinity ? null : last - key,
-          ran: b.ran, coreChanges: b.coreChanges, labChanges: b.labChanges,
+          run: b.runEnd === null ? null : b.runEnd - key, ran: b.ran, coreChanges: b.coreChanges, labChanges: b.labChanges,
           error: !!document.querySelector('[data-testid=stException]')};
 }"""
 
@@ -287,7 +288,8 @@ class BrowserPage:
             # the track is the thumb's third ancestor: a click there moves the thumb and commits
             box = slider.locator("xpath=../../..").bounding_box()
             _, last = self.index(name)
-            self.tab.mouse.click(box["x"] + box["width"] * action / last, box["y"] + box["height"] / 2)
+            x = box["x"] + min(max(box["width"] * action / last, THUMB_PX), box["width"] - THUMB_PX)
+            self.tab.mouse.click(x, box["y"] + box["height"] / 2)
         no_run = NO_RUN_MS if action is not None else 0
         try:
             self.tab.wait_for_function(SETTLED, arg=[QUIET_MS, no_run], timeout=SETTLE_TIMEOUT_MS, polling=50)
@@ -303,10 +305,11 @@ class BrowserPage:
         return result
 
     def put(self, name: str, target: int) -> None:
-        """The slider to stop `target`, untimed: a click near it, then arrow keys."""
+        """The slider to stop `target`, untimed: Home, End or a click near it, then arrow keys."""
+        last = self.index(name)[1]
         if self.index(name)[0] != target:
-            self.settle(name, target)
-        for _ in range(5):
+            self.settle(name, {0: "Home", last: "End"}.get(target, target))
+        for _ in range(10):
             now = self.index(name)[0]
             if now == target:
                 return
@@ -337,9 +340,11 @@ def next_key(index: int, last: int) -> str:
     return "ArrowRight" if index < last else "ArrowLeft"
 
 
-def jump_targets(last: int) -> list[tuple[str | int, int]]:
-    """A main slider's jumps: to its end, its start and its middle (a click on the track)."""
-    return [("End", last), ("Home", 0), (last // 2, last // 2)]
+def jump_targets(index: int, last: int) -> list[tuple[str | int, int]]:
+    """A main slider's jumps from stop `index`: to its end, its start and its middle (a click
+    on the track), leaving out the one it is at."""
+    jumps = [("End", last), ("Home", 0), (last // 2, last // 2)]
+    return [(action, target) for action, target in jumps if target != index]
 
 
 def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: float) -> tuple[dict, dict]:
@@ -371,8 +376,8 @@ def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: fl
             move("next", name, next_key(*page.index(name)))
         for name in MAIN_SLIDERS:
             start, last = page.index(name)
-            for action, target in jump_targets(last):
-                if move("jump", name, action) != target:
+            for action, target in jump_targets(start, last):
+                if abs(move("jump", name, action) - target) > 1:
                     print(f"jump: {name} {action} went to stop {page.index(name)[0]}, not {target}", file=sys.stderr)
             page.put(name, start)
             floor.put(name, start)
@@ -393,6 +398,8 @@ def browser_times(browser, page_url: str, floor_url: str, repeat: int, think: fl
     page_med["misses"]["load"] = sum(t is None for t in loads["page"])
     floor_med = {kind: med([r["core"] for r in rs if r["core"] is not None]) for kind, rs in f.items()}
     floor_med["load"] = med([t for t in loads["floor"] if t is not None])
+    page_med["counts"] = {kind: len(rs) for kind, rs in p.items()}
+    page_med["raw"], floor_med["raw"] = p, f
     return page_med, floor_med
 
 
@@ -520,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['scale']:<12} {row['charts']:>6} | " + cells)
             verdicts += [f"{row['scale']}: {v}" for v in held]
             notes += [
-                f"{row['scale']}: page {c}: {missed} of {args.repeat} {'reloads' if c == 'load' else 'moves'} changed no such "
+                f"{row['scale']}: page {c}: {missed} of {pb['counts'].get(c.split()[0], args.repeat)} "
+                f"{'reloads' if c == 'load' else 'moves'} changed no such "
                 "chart or did not settle (median over the rest)"
                 for c, missed in pb["misses"].items()
                 if missed
