@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import timeline as tl
 from .plan import Plan
-from .text import fmt, plural
+from .text import duration, fmt, plural
 
 NEUTRAL = "#808080"  # contrast 3.9:1 on white, 4.8:1 on Streamlit's dark #0e1117
 EPOCH_SCHEME = {"name": "viridis", "extent": [0.25, 0.85]}  # no near-black, no pale yellow
@@ -345,11 +345,13 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
     ev = tl.evaluation_points(plan, budget)
     saves = tl.moment_points(plan, plan.checkpoints, budget)
     logs = tl.moment_points(plan, plan.logs, budget)
+    clock = tl.clock_points(plan)
     lanes = (
         ("epoch", "optimizer steps")
         + (("evaluations",) if len(ev) else ())
         + (("checkpoints",) if len(saves) else ())
         + (("logs",) if len(logs) else ())
+        + ((CLOCK_LANE,) if len(clock) else ())
     )
     aggregated = bool(table.attrs["aggregated"])
     if aggregated:
@@ -401,6 +403,7 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
             "points": points,
             "special": special,
             "rules": special[special["kind"] != "best checkpoint"],
+            **({"clock": clock} if len(clock) else {}),
         },
         title,
         (sub, epoch_caption(plan)),
@@ -408,6 +411,19 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
         total=total,
         kinds="|".join(k for k in MARKS if k in present),
     )
+
+
+CLOCK_LANE = "wall clock"
+
+
+def _clock_layers(lane) -> list[alt.Chart]:
+    """The wall-clock lane: a tick and the time at each round moment of the run."""
+    tips = [alt.Tooltip("label:N", title="wall clock"), alt.Tooltip("step:Q", title="during optimizer step", format=",.0f")]
+    clock = named("clock").encode(x="step:Q", y=lane(CLOCK_LANE), tooltip=tips)
+    return [
+        clock.mark_tick(color=NEUTRAL, orient="vertical", size=8, thickness=1, yOffset=-7),
+        clock.mark_text(color=NEUTRAL, fontSize=11, baseline="top", dy=-1).encode(text="label:N"),
+    ]
 
 
 def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = True) -> alt.LayerChart:
@@ -474,7 +490,8 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
             tooltip=["label:N", *tips[1:]],
         )
     )
-    layers = [bands, *epoch_template(label_y=lane("epoch")), points, special, rules, meta_layer()]
+    clock = _clock_layers(lane) if CLOCK_LANE in lanes else []
+    layers = [bands, *epoch_template(label_y=lane("epoch")), points, special, rules, *clock, meta_layer()]
     return alt.layer(*layers).properties(width="container", title=title_slot(), height=40 * len(lanes) + 10)
 
 
@@ -877,6 +894,9 @@ def describe_timeline(plan: Plan) -> str:
         parts.append(plural(plan.logs.count, "training-loss log"))
     for row in tl.markers(plan).itertuples():
         parts.append(f"{row.label} (epoch {row.epoch_frac:,.2f})")
+    clock = tl.clock_points(plan)
+    if len(clock):
+        parts.append(f"the wall-clock lane marks every {duration(clock.attrs['every'])}, to {clock['label'].iloc[-1]}")
     return "; ".join(parts) + "."
 
 

@@ -327,6 +327,9 @@ def time_lines(plan) -> list[str]:
         f"time per epoch: {listing(plan.seconds_per_epoch.tolist(), form=duration)}; training time: {duration(plan.seconds_total)}",
         f"evaluations at: {listing(plan.eval_seconds.tolist(), form=duration)}",
     ]
+    if plan.checkpoints.count:
+        more = f" (the first {fmt(len(plan.checkpoints.global_step))} of {fmt(plan.checkpoints.count)})" if plan.checkpoints.truncated else ""
+        lines.append(f"checkpoints at: {listing(plan.checkpoint_seconds.tolist(), form=duration)}{more}")
     if plan.stop_seconds is not None:
         lines.append(f"early stop at: {duration(plan.stop_seconds)}")
     return lines

@@ -273,6 +273,12 @@ class Plan:
         return self.seconds_at(ev.epoch, ev.batches_done)
 
     @property
+    def checkpoint_seconds(self) -> np.ndarray:
+        """The moment of each listed checkpoint write."""
+        c = self.checkpoints
+        return self.seconds_at(c.epoch, c.batches_done)
+
+    @property
     def stop_seconds(self) -> float | None:
         """The moment early stopping ends the run; None when it does not fire."""
         return self.seconds_total if self.early_stop is not None and self.early_stop.stopped else None
@@ -356,6 +362,7 @@ class Plan:
                 seconds_per_epoch=self.seconds_per_epoch.tolist(),
                 seconds_total=self.seconds_total,
                 eval_seconds=self.eval_seconds.tolist(),
+                checkpoint_seconds=self.checkpoint_seconds.tolist(),
                 stop_seconds=self.stop_seconds,
             )
         if self.saving.loads_best:

@@ -13,11 +13,11 @@ import numpy as np
 
 from .setup import Setup, SetupError
 
-DEFAULT_LR = {"hf": 5e-5, "pytorch": 1e-3, "pytorch-flush": 1e-3, "lightning": 1e-3, "keras": 1e-3}
-
 
 def base_lr(setup: Setup) -> float:
-    return setup.lr if setup.lr is not None else DEFAULT_LR[setup.framework]
+    from .conventions import CONVENTIONS  # the conventions import this module
+
+    return setup.lr if setup.lr is not None else CONVENTIONS[setup.framework].default_lr
 
 
 def hf_warmup_steps(warmup_steps: float, total_steps: int) -> int:

@@ -22,6 +22,7 @@ from .conventions.base import Events
 from .plan import Plan, make_plan
 from .schedules import base_lr
 from .setup import MAX_BATCH_SIZE, SetupError
+from .text import duration
 
 ROW_BUDGET = 2_000  # rows of a table when the caller names no budget
 MAX_ROWS = 5_000  # no chart sends more rows than this (Altair raises MaxRowsError beyond); the page and lab_charts use it too
@@ -272,6 +273,36 @@ def moment_points(plan: Plan, marks, budget: int | None = None) -> pd.DataFrame:
     cols = {"step": marks.global_step[idx], "epoch_frac": np.round(marks.epoch[idx] + marks.batches_done[idx] / nominal, 4)}
     thinned = len(idx) < marks.count
     return _table(cols, f"{len(idx):,} of {marks.count:,} moments" if thinned else "one row per moment", thinned, marks.count)
+
+
+# Round wall-clock intervals, in seconds, for the timeline's clock lane
+CLOCK_INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+                   86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400)  # fmt: skip
+
+
+def clock_points(plan: Plan, max_marks: int = 6, grid: int = 2_000) -> pd.DataFrame:
+    """Where the run's wall clock reads each round interval (the largest count of them at most
+    `max_marks`): the moment, its label and the optimizer step it falls at (fractional: a
+    moment falls inside a step). Empty without a throughput or a step. The step is read off
+    the exact clock at `grid` + 1 evenly spread steps, so it is within total / grid of exact."""
+    total = plan.total_optimizer_steps
+    if not plan.setup.timed or total == 0:
+        return _table({"step": np.zeros(0), "seconds": np.zeros(0), "label": []}, "no clock", False, 0)
+    steps = np.unique(np.linspace(0, total, min(total, grid) + 1).round().astype(np.int64))
+    seconds = plan.seconds_at_step(steps)
+    end = float(seconds[-1])
+    every = next((i for i in CLOCK_INTERVALS if end / i <= max_marks), None)
+    if every is None:  # months and more: whole multiples of four weeks
+        every = CLOCK_INTERVALS[-1] * math.ceil(end / CLOCK_INTERVALS[-1] / max_marks)
+    moments = every * np.arange(1, int(end // every) + 1, dtype=np.float64)
+    table = _table(
+        {"step": np.interp(moments, seconds, steps), "seconds": moments, "label": [duration(m) for m in moments]},
+        "one row per round moment",
+        False,
+        len(moments),
+    )
+    table.attrs["every"] = every
+    return table
 
 
 def markers(plan: Plan) -> pd.DataFrame:

@@ -13,7 +13,9 @@ must be 0 and every move done: the exit code is 1 otherwise.
 epochs slider with the keyboard, one stop at a time. A change counts as done when the script
 has finished, the "Total optimizer steps" card shows the core's number for the new setting
 and the step-timeline chart has been redrawn; the time from the key press to that moment is
-measured in the page's own clock.
+measured in the page's own clock. Then the same sessions against a bare page with as many
+charts (see below), all opening at its sliders' starts (it reads no query string), and the
+ratios page/bare.
 
 --mode ws: no browser, so it measures the server alone. Each session speaks Streamlit's
 websocket protocol as the frontend does (see `Tab`): it opens the link (--start), waits for
@@ -223,9 +225,30 @@ class Result:
     load_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     changes_done: int = 0
+    charts: int = 0  # charts on a loaded page
 
 
-async def run_session(browser, url: str, i: int, changes: int, timeout_ms: int, result: Result) -> None:
+@dataclass(frozen=True)
+class Target:
+    """What the sessions open: the page (a distinct link each) or the bare page (its own starts)."""
+
+    start: Callable[[int], dict]  # session i -> the controls' values it opens with
+    query: bool  # open them through the link's query string
+    total: Callable[[Mapping[str, Any]], str | None]  # values -> the TOTAL card it shows
+
+
+PAGE = Target(session_start, True, expected_total)
+
+
+def bare_start(i: int) -> dict:
+    """The bare page has no query string: every session opens at its sliders' starts."""
+    return {key: ctl.nearest_stop(key, value) for key, value in session_start(0).items() if key in SLIDERS.values()}
+
+
+BARE = Target(bare_start, False, lambda values: fmt(math.ceil(values["dataset_size"] / values["batch_size"]) * values["epochs"]))
+
+
+async def run_session(browser, url: str, i: int, changes: int, timeout_ms: int, result: Result, target: Target = PAGE) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     live = {"on": True}
@@ -240,15 +263,16 @@ async def run_session(browser, url: str, i: int, changes: int, timeout_ms: int, 
 
     page.on("console", on_console)
     page.on("pageerror", on_pageerror)
-    start = session_start(i)
-    query = "&".join(f"{k}={v}" for k, v in us.to_query(start).items())
+    start = target.start(i)
+    query = "&".join(f"{k}={v}" for k, v in us.to_query(start).items()) if target.query else ""
     try:
         t0 = time.perf_counter()
         await page.goto(f"{url}/?{query}", timeout=timeout_ms)
         await page.wait_for_function(LOADED, timeout=timeout_ms)
         result.load_ms.append((time.perf_counter() - t0) * 1000)
+        result.charts = max(result.charts, await page.locator(CHART).count())
         for n, (key, values) in enumerate(change_plan(start, changes), 1):
-            want = expected_total(values)
+            want = target.total(values)
             slider = page.get_by_role("slider", name=LABELS[key])
             try:
                 before = await page.evaluate(MARK)
@@ -279,14 +303,14 @@ async def _total_shown(page) -> str:
         return "?"
 
 
-async def drive(url: str, sessions: int, changes: int, timeout_ms: int) -> Result:
+async def drive(url: str, sessions: int, changes: int, timeout_ms: int, target: Target = PAGE) -> Result:
     from playwright.async_api import async_playwright
 
     result = Result()
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
-            await asyncio.gather(*(run_session(browser, url, i, changes, timeout_ms, result) for i in range(sessions)))
+            await asyncio.gather(*(run_session(browser, url, i, changes, timeout_ms, result, target) for i in range(sessions)))
         finally:
             await browser.close()
     return result
@@ -985,8 +1009,8 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def main_browser(args) -> int:
-    server = Server()
+def measure_browser(server: Server, target: Target, args) -> dict:
+    """`args.sessions` Chromium pages against `server`, each making `args.changes` moves."""
     report: dict = {"sessions": args.sessions, "changes_per_session": args.changes, "url": server.url, "cpus": os.cpu_count()}
     try:
         time.sleep(1)
@@ -997,7 +1021,7 @@ def main_browser(args) -> int:
         started = time.perf_counter()
         try:
             result = asyncio.run(
-                asyncio.wait_for(drive(server.url, args.sessions, args.changes, int(args.change_timeout * 1000)), args.deadline)
+                asyncio.wait_for(drive(server.url, args.sessions, args.changes, int(args.change_timeout * 1000), target), args.deadline)
             )
         except TimeoutError:
             result = Result(errors=[f"the run did not finish within the deadline of {args.deadline:.0f} s"])
@@ -1011,6 +1035,7 @@ def main_browser(args) -> int:
 
     lat = result.latencies_ms
     report.update(
+        charts=result.charts,
         changes_measured=len(lat),
         changes_expected=args.sessions * args.changes,
         errors=len(result.errors),  # each missed change is recorded as one
@@ -1025,20 +1050,39 @@ def main_browser(args) -> int:
     report["server_cpu_ms_per_change"] = round(1000 * report["server_cpu_s"] / max(1, len(lat)), 1)
     for key in ("rss_before_mb", "rss_peak_mb", "rss_after_mb"):
         report[key] = round(report[key], 1)
-    print(
-        f"{report['sessions']} sessions x {report['changes_per_session']} changes in {report['wall_s']} s: "
-        f"errors {report['errors']}, change -> updated chart p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms "
-        f"(max {report['max_ms']} ms; page load p50 {report['page_load_p50_ms']} ms); server RSS "
-        f"{report['rss_before_mb']} MB before, {report['rss_peak_mb']} MB peak, {report['rss_after_mb']} MB after; "
-        f"server CPU {report['server_cpu_s']} s ({report['server_cpu_ms_per_change']} ms per change) "
-        f"(load average {report['load_average_1min']:.1f} on {report['cpus']} CPUs)"
-    )
-    for line in result.errors[:20]:
-        print("  error:", line)
+    return report
+
+
+def main_browser(args) -> int:
+    """The page, then a bare page with as many charts (its sessions open at its sliders' starts)."""
+    report = {"page": measure_browser(Server(), PAGE, args)}
+    with tempfile.TemporaryDirectory(prefix="epochsteps-bare-") as tmp:
+        at = bare_start(0)
+        sliders = {key: SliderSpec(us.CONTROLS[c].label, slider_stops(key), short_number(at[c])) for key, c in SLIDERS.items()}
+        script = bare_page(Path(tmp), sliders, max(1, report["page"]["charts"]))
+        server = Server(script=script, cwd=Path(tmp), log=ROOT / "test-output" / "loadtest-bare-server.log")
+        report["bare"] = measure_browser(server, BARE, args)
+    for name in ("page", "bare"):
+        r = report[name]
+        print(
+            f"{name}: {r['sessions']} sessions x {r['changes_per_session']} changes, {r['charts']} charts, in {r['wall_s']} s: "
+            f"errors {r['errors']}, change -> updated chart p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms "
+            f"(max {r['max_ms']} ms); page load p50 {r['page_load_p50_ms']} ms; server RSS "
+            f"{r['rss_before_mb']} MB before, {r['rss_peak_mb']} MB peak, {r['rss_after_mb']} MB after; "
+            f"server CPU {r['server_cpu_s']} s ({r['server_cpu_ms_per_change']} ms per change) "
+            f"(load average {r['load_average_1min']:.1f} on {r['cpus']} CPUs)"
+        )
+        for line in r["error_messages"][:20]:
+            print(f"  {name} error:", line)
+    page, bare = report["page"], report["bare"]
+    report["ratios"] = {k: round(page[k] / bare[k], 3) if bare[k] else None
+                        for k in ("p50_ms", "p95_ms", "page_load_p50_ms", "server_cpu_ms_per_change", "rss_after_mb")}  # fmt: skip
+    print("page / bare: " + ", ".join(f"{k} {v}x" for k, v in report["ratios"].items()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
-    return 0 if report["errors"] == 0 and report["changes_measured"] == report["changes_expected"] else 1
+    healthy = all(r["errors"] == 0 and r["changes_measured"] == r["changes_expected"] for r in (page, bare))
+    return 0 if healthy else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from epochsteps.cli import build_parser, main, setup_from_args
 from epochsteps.tokens import TokenData
 
 TOKEN_KEYS = {"samples_from_tokens", "tokens_per_optimizer_step", "tokens_trained", "tokens_dropped", "tokens_padded", "max_steps_for_token_budget"}
-TIME_KEYS = {"seconds_per_epoch", "seconds_total", "eval_seconds", "stop_seconds"}
+TIME_KEYS = {"seconds_per_epoch", "seconds_total", "eval_seconds", "checkpoint_seconds", "stop_seconds"}
 PACKED = ["--dataset-tokens", "1000003", "--packing", "--seq-len", "1024"]
 
 
@@ -66,6 +66,18 @@ def test_time_flags(flags, per_epoch, capsys):
     # evaluations after steps 8, 16, 24, 32: 512, 1,000, 1,512 and 2,000 samples run
     assert d["eval_seconds"] == pytest.approx([5.12, 10.0, 15.12, 20.0])
     assert d["stop_seconds"] is None
+
+
+def test_checkpoint_seconds(capsys):
+    # a save every 5 steps of 64 samples, 0.64 s a step (100 samples/s): after 320, 640 and 960
+    # samples, then step 20 is the 4th step of epoch 2 (1,000 + 4 x 64 = 1,256 samples run)
+    d = plan_json(["--dataset-size", "1000", "--batch-size", "64", "--epochs", "2", "--save-every-steps", "5",
+                   "--seconds-per-step", "0.64"], capsys)
+    assert d["checkpoint_global_steps"] == [5, 10, 15, 20, 25, 30]
+    assert d["checkpoint_seconds"] == pytest.approx([3.2, 6.4, 9.6, 12.56, 15.76, 18.96])
+    code, out, _ = run(["plan", "--dataset-size", "1000", "--batch-size", "64", "--epochs", "2", "--save-every-steps", "5",
+                        "--seconds-per-step", "0.64"], capsys)
+    assert code == 0 and "checkpoints at: [3.2 s, 6.4 s" in out
 
 
 def test_stop_seconds(capsys):

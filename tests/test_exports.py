@@ -301,7 +301,7 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, args, message):
 def test_readme_notebook_lines_draw_the_timeline():
     """The README's five notebook lines run as they are (no Jupyter needed) and give a chart."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Notebook use", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Use from Python (notebooks)", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     lines = [line for line in code.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     assert len(lines) == 5

@@ -60,14 +60,18 @@ def test_short_load_test_has_no_errors(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=420,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    report = json.loads(out.read_text())
-    assert report["errors"] == 0, report["error_messages"]
-    assert report["changes_measured"] == report["changes_expected"] == 9
-    assert 0 < report["p50_ms"] <= report["p95_ms"] <= report["max_ms"]
-    assert report["p95_ms"] < 60_000  # each change finished within the per-change timeout
-    assert 0 < report["rss_before_mb"] <= report["rss_peak_mb"]
-    assert "127.0.0.1" in report["url"]
-    assert "errors 0" in proc.stdout
+    runs = json.loads(out.read_text())
+    for name in ("page", "bare"):  # the page, then a bare page with as many charts, in one run
+        report = runs[name]
+        assert report["errors"] == 0, report["error_messages"]
+        assert report["changes_measured"] == report["changes_expected"] == 9
+        assert 0 < report["p50_ms"] <= report["p95_ms"] <= report["max_ms"]
+        assert report["p95_ms"] < 60_000  # each change finished within the per-change timeout
+        assert 0 < report["rss_before_mb"] <= report["rss_peak_mb"]
+        assert "127.0.0.1" in report["url"]
+        assert f"{name}: 3 sessions" in proc.stdout
+    assert runs["page"]["charts"] == runs["bare"]["charts"] >= 4
+    assert runs["ratios"]["p50_ms"] > 0 and proc.stdout.count("errors 0") == 2
 
 
 # -- websocket mode -------------------------------------------------------------------------------

@@ -372,3 +372,27 @@ def test_tradeoff_with_a_learning_rate_set():
     p = make_plan(Setup(framework="hf", dataset_size=1000, batch_size=32, epochs=3, lr_schedule="linear", lr=0.1))
     table = batch_size_tradeoff(p)
     assert len(table) > 5 and table.loc[table["current"], "steps"].tolist() == [p.planned_optimizer_steps]
+
+
+def test_clock_marks_round_moments_at_the_step_they_fall_in():
+    # 360 steps of 10 s: an hour, marked every 10 minutes at steps 60, 120, ... 360
+    plan = make_plan(Setup(dataset_size=1000, batch_size=100, epochs=36, seconds_per_step=10))
+    clock = tl.clock_points(plan)
+    assert clock.attrs["every"] == 600
+    assert clock["label"].tolist() == ["10 min", "20 min", "30 min", "40 min", "50 min", "1 h"]
+    assert np.allclose(clock["step"], [60, 120, 180, 240, 300, 360])
+
+
+def test_clock_follows_short_batches_and_has_no_lane_without_a_throughput():
+    # 1,000 samples in batches of 64: a short last batch (40) takes 40/64 of a step's time
+    plan = make_plan(Setup(dataset_size=1000, batch_size=64, epochs=40, samples_per_second=100))
+    clock = tl.clock_points(plan)
+    assert 1 <= len(clock) <= 6 and (np.diff(clock["seconds"]) == clock.attrs["every"]).all()
+    # the exact clock at the whole steps around each mark brackets its moment
+    for step, seconds in zip(clock["step"], clock["seconds"], strict=True):
+        lo, hi = plan.seconds_at_step([math.floor(step), math.ceil(step)])
+        assert lo <= seconds <= hi
+    assert len(tl.clock_points(make_plan(Setup(dataset_size=1000, batch_size=64, epochs=4)))) == 0
+    # a run of years still gets a handful of marks
+    long = make_plan(Setup(dataset_size=10**9, batch_size=1, epochs=100, seconds_per_step=1))
+    assert 1 <= len(tl.clock_points(long)) <= 6

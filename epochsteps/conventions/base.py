@@ -79,6 +79,27 @@ class Schedule:
     def epoch_end_steps(self) -> np.ndarray:
         return np.cumsum(self.steps, dtype=np.int64)
 
+    @classmethod
+    def of(cls, setup: Setup, load, batches: np.ndarray, steps: np.ndarray, evaluations: Events, **fields) -> Schedule:
+        """A schedule of `setup` over `load` (the per-device loader): what every framework fills the
+        same way. By default each epoch is a full pass and the checks are the evaluations."""
+        n_epochs = len(batches)
+        fields.setdefault("nominal_batches", np.full(n_epochs, load.batches, dtype=np.int64))
+        fields.setdefault("ends_pass", np.ones(n_epochs, dtype=bool))
+        fields.setdefault("checks", evaluations)
+        return cls(
+            batches=batches,
+            steps=steps,
+            last_batch_size=load.last_batch_size or 0,
+            batch_size=setup.batch_size,
+            devices=setup.devices,
+            dataset_size=setup.dataset_size,
+            grad_accum=setup.grad_accum,
+            evaluations=evaluations,
+            batches_per_pass=load.batches,
+            **fields,
+        )
+
 
 def refuse(setup: Setup, name: str, reason: str) -> SetupError:
     return SetupError(name, getattr(setup, name, None), reason)

@@ -82,6 +82,7 @@ class Convention:
     label: str = ""  # short, for tables and tabs
     title: str = ""  # the framework's full name, for sentences
     default_epochs: float = 1
+    default_lr: float = 1e-3  # the learning rate its code uses when none is given
     owns: frozenset[str] = SHARED | LOADER  # the Setup fields this framework has an argument for
     epochs_arg: str = "epochs"  # its own name for the epoch count
     fractional_epochs: bool = False  # accepts 2.5 epochs

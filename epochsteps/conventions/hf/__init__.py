@@ -87,21 +87,14 @@ def schedule(setup: Setup) -> Schedule:
     else:
         every = eval_steps(args.eval_steps(setup), total)
         evaluations = step_events(every, reached, ends, batches, setup.grad_accum, extra_final=reached >= total)
-    return Schedule(
-        nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),
-        batches=batches,
-        steps=steps,
-        ends_pass=np.ones(n_epochs, dtype=bool),
-        last_batch_size=load.last_batch_size or 0,
-        batch_size=setup.batch_size,
-        devices=setup.devices,
-        dataset_size=setup.dataset_size,
-        grad_accum=setup.grad_accum,
-        evaluations=evaluations,
-        checks=evaluations,
+    return Schedule.of(
+        setup,
+        load,
+        batches,
+        steps,
+        evaluations,
         lr_horizon=total,
         steps_per_full_epoch=per_epoch if load.batches else 0,
-        batches_per_pass=load.batches,
         notes=tuple(notes),
     )
 
@@ -143,6 +136,7 @@ from .saving import KNOBS as SAVING_KNOBS  # noqa: E402 - after the rules saving
 class HFTrainer(Convention):
     name, label, title = "hf", "HF Trainer", "the Hugging Face Trainer"
     default_epochs = DEFAULT_EPOCHS
+    default_lr = 5e-5  # TrainingArguments.learning_rate
     owns = SHARED | LOADER | {"eval_every_steps"} | SAVING_KNOBS
     epochs_arg = "num_train_epochs"
     fractional_epochs = True

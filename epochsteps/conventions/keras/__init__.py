@@ -92,21 +92,17 @@ def schedule(setup: Setup) -> Schedule:
     lr_horizon = per_fit * n_epochs  # Keras' own params["steps"] * epochs, in micro-batches
     if setup.lr_schedule == "cosine" and lr_horizon - int(setup.warmup_steps) <= 0:
         raise refuse(setup, "warmup_steps", f"CosineDecay refuses decay_steps <= 0 ({lr_horizon:,} micro-batches minus warmup {int(setup.warmup_steps):,})")
-    return Schedule(
+    return Schedule.of(
+        setup,
+        load,
+        batches,
+        steps,
+        evaluations,
         nominal_batches=batches,
-        batches=batches,
-        steps=steps,
         ends_pass=ends_pass,
-        last_batch_size=load.last_batch_size,
-        batch_size=setup.batch_size,
-        devices=1,
-        dataset_size=setup.dataset_size,
-        grad_accum=setup.grad_accum,
-        evaluations=evaluations,
         checks=checks,
         lr_horizon=lr_horizon,
         steps_per_full_epoch=None,
-        batches_per_pass=load.batches,
         windows_cross_epochs=True,
         drops_remainder=False,
         notes=tuple(notes),

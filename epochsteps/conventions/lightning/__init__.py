@@ -130,21 +130,16 @@ def schedule(setup: Setup) -> Schedule:
     checks = evaluations
     if setup.patience is not None and checks_on_epoch_end(setup) and n_epochs:
         checks = _epoch_end_checks(setup, evaluations, batches, ends)
-    return Schedule(
-        nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),
-        batches=batches,
-        steps=steps,
-        ends_pass=np.full(n_epochs, length == full_length, dtype=bool),
-        last_batch_size=load.last_batch_size or 0,
-        batch_size=setup.batch_size,
-        devices=setup.devices,
-        dataset_size=setup.dataset_size,
-        grad_accum=setup.grad_accum,
-        evaluations=evaluations,
+    return Schedule.of(
+        setup,
+        load,
+        batches,
+        steps,
+        evaluations,
         checks=checks,
+        ends_pass=np.full(n_epochs, length == full_length, dtype=bool),
         lr_horizon=horizon,
         steps_per_full_epoch=per_epoch,
-        batches_per_pass=load.batches,
         notes=tuple(notes),
     )
 

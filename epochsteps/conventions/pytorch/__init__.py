@@ -85,22 +85,15 @@ def schedule(setup: Setup, flush: bool) -> Schedule:
             f"{setup.grad_accum}: no step is taken for them and, as zero_grad runs only after a step, "
             "their gradients leak into the first step of the next epoch."
         )
-    return Schedule(
-        nominal_batches=np.full(n_epochs, load.batches, dtype=np.int64),
-        batches=batches,
-        steps=steps,
-        ends_pass=np.ones(n_epochs, dtype=bool),
-        last_batch_size=load.last_batch_size or 0,
-        batch_size=setup.batch_size,
-        devices=setup.devices,
-        dataset_size=setup.dataset_size,
-        grad_accum=setup.grad_accum,
-        evaluations=evaluations,
-        checks=evaluations,
+    return Schedule.of(
+        setup,
+        load,
+        batches,
+        steps,
+        evaluations,
         # the usual idiom: num_training_steps = max_steps if max_steps else epochs * steps per epoch
         lr_horizon=setup.max_steps if setup.max_steps is not None else total,
         steps_per_full_epoch=per_epoch,
-        batches_per_pass=load.batches,
         leftover_steps=flush,
         notes=tuple(notes),
     )
