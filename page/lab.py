@@ -21,11 +21,15 @@ from epochsteps import lab_charts, training
 from epochsteps import urlstate as us
 from epochsteps.setup import Setup, SetupError
 
-from .charts import EXPORT_TITLES, PAGE_BUDGET, arrow_bytes, show_filled
+from .charts import EXPORT_TITLES, arrow_bytes, show_filled
 
 LAB_ENTRIES = 24  # lab runs and lab charts kept for all sessions (a run is at most ~0.5 MB at the step cap)
 MOMENT = 0.3  # s: a run for early stopping's losses quicker than this shows no progress bar
 LAB_FAILED = "The training lab could not run this setup."  # an unexpected error: the server log has the details
+
+# Points per lab loss curve: about one per pixel. A line is one SVG path however many points it
+# has, so the lab keeps more than the other charts' bands and marks (charts.PAGE_BUDGET).
+LINE_BUDGET = 600
 
 
 class LabChart(NamedTuple):
@@ -143,9 +147,9 @@ def lab_chart(job: tuple, slot=None) -> LabChart | str:
 
 def _chart(kind: str, runs: tuple[training.TrainingRun, ...]) -> LabChart:
     if kind == "loss":
-        drawing = lab_charts.loss_drawing(*runs, budget=PAGE_BUDGET)
+        drawing = lab_charts.loss_drawing(*runs, budget=LINE_BUDGET)
     else:  # stacked: side by side the two panels need ~650 px and would be cut off on a phone
-        drawing = lab_charts.comparison_drawing(*runs, width=290, height=170, columns=1, budget=PAGE_BUDGET // 2)
+        drawing = lab_charts.comparison_drawing(*runs, width=290, height=170, columns=1, budget=LINE_BUDGET // 2)
     datasets = {k: arrow_bytes(v) for k, v in sorted(drawing.tables.items())}
     downsized = runs[0].downsized.text if kind == "loss" and runs[0].downsized is not None else None
     return LabChart(drawing.kind, drawing.shape, datasets, drawing.description, downsized)
