@@ -281,7 +281,7 @@ def template(kind: str, shape: tuple) -> alt.LayerChart:
 # label (axe: svg-img-alt), so their marks stay out of the accessibility tree; what they show
 # is in the description under each chart.
 OPTIONAL_TABLES = frozenset(
-    {"epoch_rules_faint", "points", "special", "rules", "current", "warmup", "span", "marks", "evals", "stop"}
+    {"epoch_rules_faint", "points", "special", "rules", "current", "warmup", "span", "marks", "evals", "stop", "lane_notes"}
 )
 
 
@@ -349,10 +349,11 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
     lanes = (
         ("epoch", "optimizer steps")
         + (("evaluations",) if len(ev) else ())
-        + (("checkpoints",) if len(saves) else ())
-        + (("logs",) if len(logs) else ())
+        + ("checkpoints", "logs")  # always: a run that saves or logs nothing should show it
         + ((CLOCK_LANE,) if len(clock) else ())
     )
+    empty = [(lane, note) for lane, rows, note in (("checkpoints", saves, "none written"), ("logs", logs, "none logged")) if not len(rows)]
+    lane_notes = pd.DataFrame(empty, columns=["lane", "note"])
     aggregated = bool(table.attrs["aggregated"])
     if aggregated:
         bands = table.drop(columns=["partial", "epoch_last", "steps"])
@@ -403,6 +404,7 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
             "points": points,
             "special": special,
             "rules": special[special["kind"] != "best checkpoint"],
+            "lane_notes": lane_notes,
             **({"clock": clock} if len(clock) else {}),
         },
         title,
@@ -491,7 +493,11 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
         )
     )
     clock = _clock_layers(lane) if CLOCK_LANE in lanes else []
-    layers = [bands, *epoch_template(label_y=lane("epoch")), points, special, rules, *clock, meta_layer()]
+    # a lane with no moment says so in words
+    notes = named("lane_notes").mark_text(color=NEUTRAL, fontSize=11, fontStyle="italic", align="left").encode(
+        x=alt.value(6), y=alt.Y("lane:N", scale=alt.Scale(domain=list(lanes))), text="note:N"
+    )
+    layers = [bands, *epoch_template(label_y=lane("epoch")), points, special, rules, notes, *clock, meta_layer()]
     return alt.layer(*layers).properties(width="container", title=title_slot(), height=40 * len(lanes) + 10)
 
 
@@ -890,8 +896,9 @@ def describe_timeline(plan: Plan) -> str:
     cks = plan.checkpoints
     if cks.count:
         parts.append(f"{plural(cks.count, 'checkpoint')}, the last at step {fmt(cks.last_global_step)}")
-    if plan.logs.count:
-        parts.append(plural(plan.logs.count, "training-loss log"))
+    else:
+        parts.append("no checkpoint written")
+    parts.append(plural(plan.logs.count, "training-loss log") if plan.logs.count else "no training-loss log")
     for row in tl.markers(plan).itertuples():
         parts.append(f"{row.label} (epoch {row.epoch_frac:,.2f})")
     clock = tl.clock_points(plan)

@@ -418,8 +418,8 @@ def lanes_of(at: AppTest) -> list[str]:
     [
         ("hf", ["epoch", "optimizer steps", "evaluations", "checkpoints", "logs"]),
         ("lightning", ["epoch", "optimizer steps", "evaluations", "checkpoints", "logs"]),
-        ("keras", ["epoch", "optimizer steps", "evaluations", "logs"]),  # no ModelCheckpoint unless added
-        ("pytorch", ["epoch", "optimizer steps"]),
+        ("keras", ["epoch", "optimizer steps", "evaluations", "checkpoints", "logs"]),  # "none written": no ModelCheckpoint unless added
+        ("pytorch", ["epoch", "optimizer steps", "checkpoints", "logs"]),  # "none written", "none logged"
     ],
 )
 def test_checkpoint_and_log_lanes_and_the_unsaved_steps_card(framework, lanes):

@@ -57,8 +57,17 @@ def open_page(browser, url: str, width: int = 1280, heading: str = "See it train
     return page, errors
 
 
+# A lazy panel is written by the rerun its opening starts: wait for its content, not just an idle page.
+PANEL_FILLED = """(label) => {
+  const box = Array.from(document.querySelectorAll('[data-testid=stExpander]')).find(e => e.innerText.includes(label));
+  const details = box && box.querySelector('[data-testid=stExpanderDetails]');
+  return !!details && details.innerText.trim().length > 0;
+}"""
+
+
 def open_expander(page, label: str) -> None:
     page.get_by_text(label).first.click()
+    page.wait_for_function(PANEL_FILLED, arg=label, timeout=TIMEOUT_MS)
     wait_idle(page)
 
 

@@ -104,8 +104,12 @@ def test_step_timeline_textbook(plans):
     rules = find(spec, "rule")
     assert len(rules) == 1
     assert [r["step"] for r in rules[0][1]] == list(plan.epoch_end_global_steps)
-    ((text, labels),) = find(spec, "text")
+    texts = find(spec, "text")
+    labels = next(rows for _, rows in texts if rows and "epoch" in rows[0])
     assert [r["epoch"] for r in labels] == list(range(1, 11))  # ten short labels fit at 390 px
+    # a hand-written loop saves and logs nothing: its lanes say so
+    notes = next(rows for _, rows in texts if rows and "note" in rows[0])
+    assert {r["lane"]: r["note"] for r in notes} == {"checkpoints": "none written", "logs": "none logged"}
     assert "evaluations" not in json.dumps(spec["layer"][0]["encoding"]["y"])  # no lane without evaluations
     assert "1,000 optimizer steps over 10 epochs" in spec["description"]
 
