@@ -176,7 +176,7 @@ def test_screenshots_and_accessibility(app_server, browser, output_dir, width):
     page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 5", timeout=TIMEOUT_MS)
     wait_idle(page)
     page.get_by_text("Advanced: framework").click()
-    page.wait_for_timeout(300)
+    page.get_by_role("combobox", name="Framework convention").wait_for(timeout=TIMEOUT_MS)  # drawn by the rerun the opening starts
     wait_idle(page)
     page.get_by_text("The five conventions side by side").click()  # the translator's table and code, drawn when opened
     page.locator("[data-testid=stDataFrame]").first.wait_for(timeout=TIMEOUT_MS)
