@@ -373,8 +373,10 @@ class Plan:
         return out
 
 
-def make_plan(setup: Setup) -> Plan:
-    """Count `setup` the way its framework does. Raises SetupError for what the framework refuses."""
+def make_plan(setup: Setup, *, saving: bool = True) -> Plan:
+    """Count `setup` the way its framework does. Raises SetupError for what the framework refuses.
+    saving=False: checkpoints and training-loss logs are not worked out (nor their refusals checked),
+    for a what-if that only asks for step counts; the plan then lists none."""
     convention = CONVENTIONS[setup.framework]
     sched = convention.schedule(setup)
     batches, steps, evaluations = sched.batches, sched.steps, sched.evaluations
@@ -394,8 +396,9 @@ def make_plan(setup: Setup) -> Plan:
             best_eval_index=stopped.best_metric_index,
             metrics_ran_out_at=stopped.ran_out_metric_index,
         )
-    saving = convention.saving(setup, sched, Run(batches, steps, evaluations, fired, setup.metrics))
-    return Plan(setup, sched, batches, steps, evaluations, early_stop, saving)
+    run = Run(batches, steps, evaluations, fired, setup.metrics)
+    marks = convention.saving(setup, sched, run) if saving else Saving(Marks.empty(), Marks.empty())
+    return Plan(setup, sched, batches, steps, evaluations, early_stop, marks)
 
 
 def first_stop(sched: Schedule, rule, metrics: tuple[float, ...]) -> Stopped:

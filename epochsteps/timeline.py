@@ -21,7 +21,7 @@ from .conventions import CONVENTIONS
 from .conventions.base import Events
 from .plan import Plan, make_plan
 from .schedules import base_lr
-from .setup import MAX_BATCH_SIZE, SetupError
+from .setup import MAX_BATCH_SIZE, Setup, SetupError
 from .text import duration
 
 ROW_BUDGET = 2_000  # rows of a table when the caller names no budget
@@ -417,23 +417,25 @@ def batch_sizes(dataset_size: int, current: int) -> list[int]:
     return sorted(sizes)
 
 
+# the Setup fields a run's planned steps depend on (the rest shape evaluation, stopping, saving, LR and time)
+STEP_KNOBS = ("dataset_size", "batch_size", "epochs", "framework", "max_steps", "grad_accum", "devices",
+              "drop_last", "steps_per_epoch", "tokens", "limit_train_batches")  # fmt: skip
+
+
 def batch_size_tradeoff(plan: Plan) -> pd.DataFrame:
-    """Planned optimizer steps (before early stopping) for each batch size, with
-    everything else as in the plan's setup; sizes the framework refuses are skipped.
-    Evaluation, early stopping and LR knobs do not change the planned steps, so they
-    are reset to stay clear of refusals that have nothing to do with batch size.
+    """Planned optimizer steps (before early stopping) for each batch size, with the knobs
+    the planned steps depend on as in the plan's setup; sizes the framework refuses are
+    skipped. Every other knob (evaluation, early stopping, LR, checkpoints, logs, time) is
+    left at its default and checkpoints and logs are not worked out, clear of refusals that
+    have nothing to do with batch size.
     Columns: batch_size, steps, steps_per_epoch, batches_per_epoch, effective_batch,
     samples_dropped (per run), current."""
     setup = plan.setup
-    neutral = setup.replace(
-        patience=None, metrics=(), lr_schedule=None, lr=None, warmup_steps=0.0,
-        eval_every_steps=None, val_check_interval=None, check_val_every_n_epoch=1,
-        validation_freq=1, start_from_epoch=0,
-    )  # fmt: skip
+    neutral = Setup(**{name: getattr(setup, name) for name in STEP_KNOBS})
     rows = []
     for size in batch_sizes(setup.dataset_size, setup.batch_size):
         try:
-            p = plan if size == setup.batch_size and plan.early_stop is None else make_plan(neutral.replace(batch_size=size))
+            p = plan if size == setup.batch_size and plan.early_stop is None else make_plan(neutral.replace(batch_size=size), saving=False)
         except SetupError:
             continue
         per_epoch = int(p.schedule.steps[0]) if len(p.schedule.steps) else 0

@@ -290,6 +290,29 @@ def test_batch_size_tradeoff_ignores_early_stopping_and_skips_refusals():
     assert hf["batch_size"].max() == 512
 
 
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        # HF refuses load_best_model_at_end when the save and eval strategies differ: resetting the
+        # evaluation alone used to make every other batch size a refusal (a one-point chart)
+        dict(framework="hf", eval_strategy="steps", eval_every_steps=100, save_strategy="steps", save_steps=200, load_best_model_at_end=True),
+        dict(framework="lightning", val_check_interval=40, monitor="val_loss", save_top_k=2, patience=2, metrics=(1.0, 0.9, 0.95, 0.97)),
+        dict(framework="keras", save_freq="epoch", save_best_only=True, validation_freq=2, steps_per_epoch=50),
+        dict(framework="pytorch", save_every_steps=30, eval_every_steps=20, lr_schedule="cosine", seconds_per_step=0.5),
+    ],
+)
+def test_batch_size_tradeoff_keeps_what_counts_steps_and_nothing_else(knobs):
+    setup = Setup(dataset_size=10_000, batch_size=32, epochs=3, grad_accum=2, **knobs)
+    plan = make_plan(setup)
+    table = tl.batch_size_tradeoff(plan)
+    assert len(table) >= 13  # 1 .. 8,192 (and 32): no size refused for a knob that is not about batch size
+    for row in table.itertuples():
+        alone = Setup(**{k: getattr(setup, k) for k in tl.STEP_KNOBS}).replace(batch_size=row.batch_size)
+        assert row.steps == make_plan(alone).planned_optimizer_steps
+        if row.batch_size == 32:
+            assert row.steps == plan.planned_optimizer_steps  # the knobs left out change no step count
+
+
 def test_step_lr_is_torch_steplr():
     # framework-semantics.md 5: stepped per update, step_size=3, gamma=0.5
     np.testing.assert_allclose(tl.step_lr(1.0, 0.5, 3, np.arange(8)), [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25])
