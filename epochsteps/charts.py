@@ -36,6 +36,7 @@ MARKS = {
     "checkpoint": ("#2f7f7a", "triangle-up", [1, 0]),
     "training-loss log": ("#9d755d", "triangle-right", [1, 0]),
 }
+ALWAYS_KEYED = ("checkpoint", "training-loss log")  # kinds whose lane is always on the timeline
 SEGMENTS = {
     "full batch": ("#4c78a8", "square"),
     "partial last batch": ("#e45756", "triangle-down"),
@@ -392,12 +393,14 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
         kind=marks["kind"].map(MARKER_KIND),
         lane=["optimizer steps" if k == "max_steps" else "evaluations" for k in marks["kind"]],
     )[["kind", "step", "epoch_frac", "label", "lane"]]
-    present = set(points["kind"]) | set(special["kind"])
+    # the checkpoint and log lanes are always drawn, so their key always is: the legend is never
+    # empty (Vega sizes an empty legend as infinite) and one template serves every setup of a lane set
+    present = set(points["kind"]) | set(special["kind"]) | set(ALWAYS_KEYED)
     sub = f"Aggregated view: {_per_mark(table, 'band')}" if aggregated else "One band per optimizer step"
     title = f"{plural(total, 'optimizer step')} over {plural(round(plan.epochs_run, 2), 'epoch')}"
     return titled_drawing(
         "timeline",
-        (aggregated, lanes, bool(present)),  # an empty legend would have no size: none at all
+        (aggregated, lanes),
         {
             "bands": bands,
             **epoch_tables(plan),
@@ -428,7 +431,7 @@ def _clock_layers(lane) -> list[alt.Chart]:
     ]
 
 
-def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = True) -> alt.LayerChart:
+def _timeline_template(aggregated: bool, lanes: tuple[str, ...]) -> alt.LayerChart:
     def lane(name):
         return alt.Y(
             datum=name,
@@ -464,8 +467,8 @@ def _timeline_template(aggregated: bool, lanes: tuple[str, ...], legend: bool = 
     )
     color_scale, shape_scale = _kind_scales(MARKS)
     enc = {
-        "color": alt.Color("kind:N", scale=color_scale, legend=shown_legend() if legend else None),
-        "shape": alt.Shape("kind:N", scale=shape_scale, legend=shown_legend() if legend else None),
+        "color": alt.Color("kind:N", scale=color_scale, legend=shown_legend()),
+        "shape": alt.Shape("kind:N", scale=shape_scale, legend=shown_legend()),
     }
     tips = [
         alt.Tooltip("kind:N", title="mark"),

@@ -336,7 +336,7 @@ def core_charts(at: AppTest) -> dict[str, tuple[str, list[bytes]]]:
 def test_a_batch_size_move_sends_the_same_specs_with_new_tables(preset):
     """The browser keeps a chart whose spec is unchanged and swaps its data: a slider move must
     change the tables, not the spec (titles and axis ranges are read from the tables)."""
-    # 10,001 samples: a partial last batch at every stop, so the timeline keeps its legend
+    # 10,001 samples: a partial last batch at every stop
     at = run({"dataset_size": "10001"} if preset == "odd-sized" else us.to_query(ctl.preset_values(preset)))
     before = core_charts(at)
     assert len(before) >= 4

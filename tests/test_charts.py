@@ -2,6 +2,7 @@
 descriptions built from the plan's numbers, and nothing that breaks a dark theme."""
 
 import json
+import re
 
 import altair as alt
 import numpy as np
@@ -357,9 +358,27 @@ def test_the_live_legend_lists_only_the_kinds_present():
     spec["datasets"] = {name: ch.records(df) for name, df in drawing.tables.items()}
     spec["width"] = 600
     texts = svg_texts(vlc.vegalite_to_svg(spec))
-    assert {"partial last batch", "max_steps cut"} <= set(texts)
+    assert {"partial last batch", "max_steps cut", "checkpoint", "training-loss log"} <= set(texts)  # lanes always drawn, always keyed
     assert not {"evaluation", "early stop", "best checkpoint"} & set(texts)
     assert drawing.tables[ch.META].iloc[0]["title"] == drawing.titles["title"][0] == "25 optimizer steps over 2.27 epochs"  # epochs run, not started (3)
+
+
+def test_a_setup_with_no_mark_keeps_the_timeline_template_and_a_finite_legend():
+    """A short last batch comes and goes as the batch size moves; the template must not (a new
+    template is a new Vega view in the browser), and the legend must never be empty (Vega sizes an
+    empty legend as infinite)."""
+    plain = make_plan(Setup(dataset_size=10_000, batch_size=100, epochs=10))  # no partial batch, no save, no log
+    ragged = make_plan(Setup(dataset_size=10_001, batch_size=100, epochs=10))
+    drawing = ch.timeline_drawing(plain)
+    assert drawing.shape == ch.timeline_drawing(ragged).shape
+    spec = ch.live_spec("timeline", drawing.shape)
+    spec["datasets"] = {name: ch.records(df) for name, df in drawing.tables.items()}
+    spec["width"] = 600
+    svg = vlc.vegalite_to_svg(spec)
+    texts = svg_texts(svg)
+    assert {"checkpoint", "training-loss log", "none written", "none logged"} <= set(texts)
+    assert "partial last batch" not in texts
+    assert 100 < float(re.search(r'<svg[^>]* height="([\d.]+)"', svg).group(1)) < 1000
 
 
 @pytest.mark.parametrize("total", [9_000, 20_000, 90_000, 3_500_000])

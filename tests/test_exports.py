@@ -318,7 +318,7 @@ def test_readme_notebook_lines_draw_the_timeline():
 @pytest.mark.parametrize(
     "setup",
     [
-        Setup(dataset_size=10_000, batch_size=100, epochs=10),  # no mark on the timeline: no legend
+        Setup(dataset_size=10_000, batch_size=100, epochs=10),  # no mark on the timeline but the lanes' keys
         Setup(dataset_size=1_050, batch_size=100, epochs=3, max_steps=25),
     ],
 )
