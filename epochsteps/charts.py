@@ -229,18 +229,21 @@ def _kind_scales(table: dict) -> tuple[alt.Scale, alt.Scale]:
 def epoch_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     """Epoch-end rules (strong, and faint between labelled ones) and the epoch labels, each
     label centred on its epoch and kept inside the plot."""
-    bounds = _epoch_bounds(plan)
-    cols = ["epoch", "step", "samples"]
+    bounds = {c: _epoch_bounds(plan)[c].to_numpy() for c in ("epoch", "step_start", "step", "samples", "labelled")}
+    n, labelled = len(bounds["epoch"]), bounds["labelled"]
     dense, max_rules = 40, 120
-    strong = bounds if len(bounds) <= dense else bounds[bounds["labelled"]]
-    faint = bounds[~bounds["labelled"]] if dense < len(bounds) <= max_rules else bounds.iloc[:0]
-    labelled = bounds[bounds["labelled"]]
+    strong = np.ones(n, dtype=bool) if n <= dense else labelled
+    faint = ~labelled if dense < n <= max_rules else np.zeros(n, dtype=bool)
     total = plan.total_optimizer_steps
-    mid = np.clip((labelled["step_start"] + labelled["step"]) / 2, 0.025 * total, 0.975 * total)
+    mid = np.clip((bounds["step_start"][labelled] + bounds["step"][labelled]) / 2, 0.025 * total, 0.975 * total)
+
+    def rules(keep):  # numpy masks, one frame each: pandas indexing cost more than the rest of the table
+        return pd.DataFrame({c: bounds[c][keep] for c in ("epoch", "step", "samples")})
+
     return {
-        "epoch_rules": strong[cols].reset_index(drop=True),
-        "epoch_rules_faint": faint[cols].reset_index(drop=True),
-        "epoch_labels": pd.DataFrame({"epoch": labelled["epoch"].to_numpy(), "mid": mid.to_numpy()}),
+        "epoch_rules": rules(strong),
+        "epoch_rules_faint": rules(faint),
+        "epoch_labels": pd.DataFrame({"epoch": bounds["epoch"][labelled], "mid": mid}),
     }
 
 
@@ -368,26 +371,25 @@ def timeline_drawing(plan: Plan, budget: int | None = None, max_partial_marks: i
         x1 = x1 + (x1 - x0) / 2
     bands = bands.assign(x0=x0, x1=x1)
 
-    points = []
     epochs, steps = tl.partial_batch_steps(plan)
     if len(steps) > max_partial_marks:  # one per labelled epoch is enough to see the pattern
         stride = _epoch_bounds(plan).attrs["label_stride"]
         keep = epochs % stride == 0
         epochs, steps = epochs[keep], steps[keep]
-    points.append(
-        pd.DataFrame(
-            {
-                "kind": "partial last batch",
-                "step": steps,
-                "epoch_frac": np.round(plan.epoch_at(steps), 4) if len(steps) else np.zeros(0),
-                "lane": "optimizer steps",
-            }
-        )
+    groups = [  # (kind, lane, steps, fractional epochs): one frame from arrays, not a frame per group
+        ("partial last batch", "optimizer steps", steps, np.round(plan.epoch_at(steps), 4) if len(steps) else np.zeros(0)),
+        *((kind, lane, rows["step"].to_numpy(), rows["epoch_frac"].to_numpy())
+          for kind, lane, rows in (("evaluation", "evaluations", ev), ("checkpoint", "checkpoints", saves), ("training-loss log", "logs", logs))),
+    ]  # fmt: skip
+    sizes = [len(g[2]) for g in groups]
+    points = pd.DataFrame(
+        {
+            "kind": np.repeat([g[0] for g in groups], sizes).astype(object),
+            "step": np.concatenate([np.asarray(g[2], dtype=np.int64) for g in groups]),
+            "epoch_frac": np.concatenate([np.asarray(g[3], dtype=np.float64) for g in groups]),
+            "lane": np.repeat([g[1] for g in groups], sizes).astype(object),
+        }
     )
-    points.append(ev[["step", "epoch_frac"]].assign(kind="evaluation", lane="evaluations"))
-    points.append(saves[["step", "epoch_frac"]].assign(kind="checkpoint", lane="checkpoints"))
-    points.append(logs[["step", "epoch_frac"]].assign(kind="training-loss log", lane="logs"))
-    points = pd.concat(points, ignore_index=True)[["kind", "step", "epoch_frac", "lane"]]
     marks = tl.markers(plan)
     special = marks.assign(
         kind=marks["kind"].map(MARKER_KIND),

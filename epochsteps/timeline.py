@@ -13,6 +13,7 @@ samples x 10^4 epochs costs a few milliseconds.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -434,25 +435,26 @@ def batch_size_tradeoff(plan: Plan) -> pd.DataFrame:
     neutral = Setup(**{name: getattr(setup, name) for name in STEP_KNOBS})
     rows = []
     for size in batch_sizes(setup.dataset_size, setup.batch_size):
-        try:
-            p = plan if size == setup.batch_size and plan.early_stop is None else make_plan(neutral.replace(batch_size=size), saving=False)
-        except SetupError:
-            continue
-        per_epoch = int(p.schedule.steps[0]) if len(p.schedule.steps) else 0
-        rows.append(
-            (
-                size,
-                p.planned_optimizer_steps,
-                per_epoch,
-                p.batches_per_epoch_full,
-                p.effective_batch_size,
-                p.samples_dropped,
-                size == setup.batch_size,
-            )
-        )
+        row = _counts(plan) if size == setup.batch_size and plan.early_stop is None else _what_if(neutral.replace(batch_size=size))
+        if row is not None:
+            rows.append((size, *row, size == setup.batch_size))
     names = ("batch_size", "steps", "steps_per_epoch", "batches_per_epoch", "effective_batch", "samples_dropped", "current")
     cols = {name: [r[i] for r in rows] for i, name in enumerate(names)}
     return _table(cols, "one row per batch size", False, len(rows))
+
+
+def _counts(p: Plan) -> tuple[int, ...]:
+    per_epoch = int(p.schedule.steps[0]) if len(p.schedule.steps) else 0
+    return p.planned_optimizer_steps, per_epoch, p.batches_per_epoch_full, p.effective_batch_size, p.samples_dropped
+
+
+@lru_cache(maxsize=1024)  # a move of the batch size alone asks again for every other size's what-if
+def _what_if(setup: Setup) -> tuple[int, ...] | None:
+    """A batch-size what-if's counts (`_counts`), or None where the framework refuses it."""
+    try:
+        return _counts(make_plan(setup, saving=False))
+    except SetupError:
+        return None
 
 
 # -- learning rate ---------------------------------------------------------------------------

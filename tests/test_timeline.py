@@ -280,6 +280,19 @@ def test_batch_size_tradeoff_matches_make_plan():
         assert row.effective_batch == row.batch_size * 2
 
 
+def test_a_batch_size_move_reuses_the_other_sizes_what_ifs():
+    """The curve is the same for every batch size of one setup: a move of the batch size alone
+    works out no what-if plan again (they are cached, bounded)."""
+    setup = Setup(dataset_size=1_000_003, batch_size=96, epochs=7, grad_accum=3, framework="lightning")
+    first = tl.batch_size_tradeoff(make_plan(setup))
+    made = tl._what_if.cache_info().misses
+    moved = tl.batch_size_tradeoff(make_plan(setup.replace(batch_size=128)))
+    assert tl._what_if.cache_info().misses == made  # 128 is a power of 2: on the curve already
+    assert tl._what_if.cache_info().maxsize is not None
+    assert list(moved["steps"]) == list(first[first["batch_size"] != 96]["steps"])
+    assert list(moved.loc[moved["current"], "batch_size"]) == [128]
+
+
 def test_batch_size_tradeoff_ignores_early_stopping_and_skips_refusals():
     plan = make_plan(early_stop_setup())
     table = tl.batch_size_tradeoff(plan)
