@@ -30,6 +30,12 @@ SOURCES = {"curve": "Illustrative curve", "pasted": "Values from my run", "lab":
 # -- the answer and the charts -------------------------------------------------------------------
 
 
+def heading(title: str, *paragraphs: str) -> None:
+    """A section's title and its opening text as one element: every element is a message the
+    browser draws again on each move, and a page of separate headers cost it more than the text."""
+    st.markdown("\n\n".join((f"## {title}", *paragraphs)))
+
+
 def answer_section(plan: Plan) -> None:
     st.header("The answer")
     with st.container(horizontal=True, gap="small"):
@@ -48,30 +54,28 @@ def card_width(value: str) -> int:
 
 
 def timeline_section(plan: Plan) -> None:
-    st.header("Step timeline")
-    st.markdown("Each band is one optimizer step (a parameter update), coloured by epoch; rules mark where epochs end.")
+    heading("Step timeline", "Each band is one optimizer step (a parameter update), coloured by epoch; rules mark where epochs end.")
     show_chart("timeline", plan)
 
 
 def inside_epoch_section(plan: Plan) -> None:
-    st.header("Inside one epoch")
-    st.markdown("The samples of epoch 1 cut into batches: a short last batch, or the remainder drop_last throws away.")
+    heading("Inside one epoch", "The samples of epoch 1 cut into batches: a short last batch, or the remainder drop_last throws away.")
     show_chart("inside", plan)
 
 
 def tradeoff_section(plan: Plan) -> None:
-    st.header("Batch size trade-off")
-    st.markdown("Bigger batches mean fewer, larger optimizer steps for the same data and epochs.")
+    heading("Batch size trade-off", "Bigger batches mean fewer, larger optimizer steps for the same data and epochs.")
     show_chart("tradeoff", plan)
 
 
 def learning_rate_section(plan: Plan) -> None:
-    st.header("Learning rate over steps")
+    title = "Learning rate over steps"
     if "lr" not in charts_shown(plan):
+        heading(title)
         st.info("No learning-rate schedule is chosen: pick one under Advanced to see it per optimizer step.")
         return
-    if plan.setup.lr_schedule is None:
-        st.markdown("A classic bug: `StepLR` meant to decay once per epoch, but `scheduler.step()` called after every batch.")
+    bug = "A classic bug: `StepLR` meant to decay once per epoch, but `scheduler.step()` called after every batch."
+    heading(title, *([bug] if plan.setup.lr_schedule is None else []))
     show_chart("lr", plan)
 
 
@@ -111,15 +115,15 @@ def lab_metrics(values: dict, outcome: ctl.Outcome) -> tuple[ctl.Outcome, traini
 
 
 def early_stopping_section(values: dict, outcome: ctl.Outcome, run: training.TrainingRun | str | None) -> None:
-    st.header("Early stopping")
-    plan = outcome.plan
+    title, plan = "Early stopping", outcome.plan
     if not values["early_stopping"]:
-        st.markdown(
-            "Early stopping watches the validation metric at each evaluation and ends training after *patience* evaluations without improvement."
+        heading(
+            title, "Early stopping watches the validation metric at each evaluation and ends training after *patience* evaluations without improvement."
         )
         if shown("early_stopping") and not locked("early_stopping"):
             st.button("Turn on early stopping", on_click=turn_on_early_stopping, args=(plan,), key="es_on")
         return
+    heading(title)
     lesson_widgets().radio(
         "Validation metric", ctl.CONTROLS["metric_source"].allowed, key="metric_source", format_func=SOURCES.get,
         horizontal=True, persist_state="session",
@@ -192,12 +196,11 @@ def snippets_for(setup: Setup) -> dict[str, str]:
 
 
 def translator_section(setup: Setup) -> None:
-    st.header("Framework translator")
     differences = differences_for(setup)
     if differences:
-        st.markdown("Where the frameworks count this setup differently:\n" + "\n".join(f"- {line}" for line in differences))
+        heading("Framework translator", "Where the frameworks count this setup differently:\n" + "\n".join(f"- {line}" for line in differences))
     else:
-        st.markdown("All five conventions count this setup alike.")
+        heading("Framework translator", "All five conventions count this setup alike.")
     box = st.expander(
         "The five conventions side by side, with the code for each and a script that proves it",
         key="translator_open", on_change="rerun", icon=":material/compare_arrows:",
@@ -241,8 +244,7 @@ def runnable_download(where, setup: Setup, name: str) -> None:
 
 
 def glossary_section() -> None:
-    st.header("Glossary")
-    st.markdown("\n".join(f"- **{term}**: {text}" for term, text in explain.GLOSSARY.items()))
+    heading("Glossary", "\n".join(f"- **{term}**: {text}" for term, text in explain.GLOSSARY.items()))
     st.caption(f"Scope: {explain.SCOPE}")
 
 
@@ -337,8 +339,7 @@ def lesson_section(values: dict) -> bool:
     setup = outcome_for(tuple(values.items())).setup
     answered = True
     with st.container(border=True, key="lesson_box"):
-        st.header(f"Lesson: {lesson.title}")
-        st.markdown(us.plain(lesson.intro))
+        heading(f"Lesson: {lesson.title}", us.plain(lesson.intro))
         for number, part in enumerate(lesson.parts, 1):
             st.markdown(f"**Task {number}.** {us.plain(part.prompt)}")
             if not part.ready(values):
@@ -367,8 +368,7 @@ def other_questions() -> None:
 
 
 def quiz_section(setup: Setup) -> None:
-    st.header("Check yourself")
-    st.markdown("Questions about the setup above; type a number and the page checks it against the exact count.")
+    heading("Check yourself", "Questions about the setup above; type a number and the page checks it against the exact count.")
     box = st.expander("Questions about your setup", key="quiz_open", on_change="rerun", icon=":material/quiz:")
     if not box.open:  # generated only when asked for: near the 100,000-evaluation cap they take a second
         return

@@ -109,3 +109,19 @@ def browser():
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+def headings(at) -> list[str]:
+    """An AppTest page's section titles in page order: st.header's, and the "## " line a
+    section's markdown opens with (a title and its text are one element, see page.sections.heading)."""
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            kind, value = getattr(child, "type", ""), getattr(child, "value", None)
+            if kind == "header":
+                yield value
+            elif kind == "markdown" and value.startswith("## "):
+                yield value.split("\n", 1)[0][3:]
+            yield from walk(child)
+
+    return list(walk(at._tree))

@@ -19,6 +19,8 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import headings
+
 from epochsteps import controls as ctl
 from epochsteps import explain, lab_charts, training
 from epochsteps import urlstate as us
@@ -127,7 +129,7 @@ def test_nothing_trains_until_asked(monkeypatch):
 def test_see_it_train_draws_the_run_of_the_current_setup():
     query = {"seed": "101"}
     at = run(query, train=True)
-    headers = [h.value for h in at.header]
+    headers = headings(at)
     assert headers.index("Early stopping") < headers.index("See it train") < headers.index("Framework translator")
     loss, compare = lab_specs(at)
     assert len(loss) == 1 and len(compare) == 1
@@ -219,7 +221,7 @@ def test_a_slow_lab_run_is_drawn_in_the_same_script_run(monkeypatch):
     assert time.perf_counter() - started >= 1.0  # the run of the setup, then the pair's two
     assert not at.get("progress")  # the bar is gone once its chart is drawn
     assert len(lab_specs(at)[0]) == 1 and len(lab_specs(at)[1]) == 1
-    assert "Framework translator" in [h.value for h in at.header]
+    assert "Framework translator" in headings(at)
 
 
 def test_a_move_to_a_slow_setup_draws_its_new_runs(monkeypatch):
@@ -305,7 +307,7 @@ def test_the_lab_source_with_a_downsized_run_shows_the_smaller_run():
 
 def test_nothing_trains_on_a_dead_end():
     at = run({"dataset_size": "10", "batch_size": "64", "drop_last": "true"}, keep=True)
-    assert "See it train" not in [h.value for h in at.header]
+    assert "See it train" not in headings(at)
     assert lab_specs(at) == ([], [])
 
 
@@ -349,6 +351,8 @@ def test_a_made_lab_is_drawn_in_its_place_and_one_training_last(monkeypatch):
                 kind = e.WhichOneof("type")
                 if kind == "heading":
                     out.append(e.heading.body)
+                elif kind == "markdown" and e.markdown.body.startswith("## "):  # a section's title and text in one element
+                    out.append(e.markdown.body.split("\n", 1)[0][3:])
                 elif kind == "vega_lite_chart":
                     meta = [d for d in e.vega_lite_chart.datasets if d.name == "meta"]
                     row = pa.ipc.open_stream(meta[0].data.data).read_all().to_pylist()[0] if meta else {}

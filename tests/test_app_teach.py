@@ -15,6 +15,8 @@ import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from conftest import headings
+
 from epochsteps import controls as ctl
 from epochsteps import explain, exports, lessons, quiz, share
 from epochsteps import urlstate as us
@@ -77,7 +79,7 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     at = run({"lesson": "steps-per-epoch"})
     lesson = lessons.LESSONS["steps-per-epoch"]
     assert not at.warning  # lesson= is not reported as an unknown control
-    assert [h.value for h in at.header][0] == f"Lesson: {lesson.title}"
+    assert headings(at)[0] == f"Lesson: {lesson.title}"
     assert locked_lines(at) == [
         ":material/lock: Dataset size (samples): **1,000**",
         ":material/lock: Batch size (per device): **64**",
@@ -90,7 +92,7 @@ def test_a_lesson_link_opens_the_guided_task_with_its_controls_locked_and_hidden
     assert at.query_params["lesson"] == "steps-per-epoch"
     values = lessons.lesson_values("steps-per-epoch")
     # the answers stay hidden (cards, charts, translator) until the learner has answered
-    assert cards(at) == {} and not at.get("vega_lite_chart") and "Framework translator" not in [h.value for h in at.header]
+    assert cards(at) == {} and not at.get("vega_lite_chart") and "Framework translator" not in headings(at)
     assert any(i.value == lessons.HIDDEN_UNTIL_ANSWERED for i in at.info)
     # task 1 is answered against the core; task 2 waits for drop_last
     first, second, _ = lesson.parts
@@ -127,7 +129,7 @@ def test_a_task_answered_from_the_charts_shows_them():
     setup = ctl.values_to_setup(lessons.lesson_values("early-stopping")).setup
     answer(at, "lesson_1", str(first.question(setup).answer))
     assert cards(at) == expected_cards(lessons.lesson_values("early-stopping")) and at.get("vega_lite_chart")
-    assert "Early stopping" in [h.value for h in at.header]
+    assert "Early stopping" in headings(at)
 
 
 def test_hide_and_lock_lists_keep_the_links_values():
