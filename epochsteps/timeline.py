@@ -432,10 +432,10 @@ def batch_size_tradeoff(plan: Plan) -> pd.DataFrame:
     Columns: batch_size, steps, steps_per_epoch, batches_per_epoch, effective_batch,
     samples_dropped (per run), current."""
     setup = plan.setup
-    neutral = Setup(**{name: getattr(setup, name) for name in STEP_KNOBS})
+    knobs = tuple((name, getattr(setup, name)) for name in STEP_KNOBS if name != "batch_size")
     rows = []
     for size in batch_sizes(setup.dataset_size, setup.batch_size):
-        row = _counts(plan) if size == setup.batch_size and plan.early_stop is None else _what_if(neutral.replace(batch_size=size))
+        row = _counts(plan) if size == setup.batch_size and plan.early_stop is None else _what_if(knobs, size)
         if row is not None:
             rows.append((size, *row, size == setup.batch_size))
     names = ("batch_size", "steps", "steps_per_epoch", "batches_per_epoch", "effective_batch", "samples_dropped", "current")
@@ -449,10 +449,12 @@ def _counts(p: Plan) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=1024)  # a move of the batch size alone asks again for every other size's what-if
-def _what_if(setup: Setup) -> tuple[int, ...] | None:
-    """A batch-size what-if's counts (`_counts`), or None where the framework refuses it."""
+def _what_if(knobs: tuple[tuple[str, object], ...], batch_size: int) -> tuple[int, ...] | None:
+    """The counts (`_counts`) of a setup with these STEP_KNOBS and this batch size, every other
+    knob at its default; None where the framework refuses it. The Setup is made only when
+    not cached (making one checks every field)."""
     try:
-        return _counts(make_plan(setup, saving=False))
+        return _counts(make_plan(Setup(**dict(knobs), batch_size=batch_size), saving=False))
     except SetupError:
         return None
 
