@@ -27,6 +27,7 @@ from epochsteps import lessons
 from epochsteps import urlstate as us
 from page import lab, sections
 from page.controls import controls_section, notices_section
+from page.elements import heading
 from page.state import current_values, init_state, outcome_for, sync_url
 
 st.set_page_config(page_title="Epochs vs steps", layout="centered")  # no page_icon: it would be fetched from a CDN
@@ -51,10 +52,11 @@ def main() -> None:
     st.html(PAGE_CSS)
     init_state()
     values = current_values()
-    st.title("Epochs vs steps")
-    st.markdown(
+    heading(
+        "Epochs vs steps",
         "An **epoch** is one pass over the data; an **optimizer step** is one parameter update. "
-        "Move the controls to see how many steps your setup takes, counted the way PyTorch, the HF Trainer, Lightning and Keras count them."
+        "Move the controls to see how many steps your setup takes, counted the way PyTorch, the HF Trainer, Lightning and Keras count them.",
+        level=1,
     )
     if values != st.session_state.get("_url_values"):
         st.session_state["_url_notices"] = []  # the link's notices describe the link, not later moves

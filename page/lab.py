@@ -22,6 +22,7 @@ from epochsteps import urlstate as us
 from epochsteps.setup import Setup, SetupError
 
 from .charts import EXPORT_TITLES, arrow_bytes, show_filled
+from .elements import heading
 
 LAB_ENTRIES = 24  # lab runs and lab charts kept for all sessions (a run is at most ~0.5 MB at the step cap)
 MOMENT = 0.3  # s: a run for early stopping's losses quicker than this shows no progress bar
@@ -209,8 +210,8 @@ def lab_section(setup: Setup, seed: int, train: bool) -> None:
 
 def header(seed_input) -> None:
     """The lab's title, what it is, and its buttons (drawn in place; the charts may follow at the end of the run)."""
-    st.header("See it train")
-    st.markdown(
+    heading(
+        "See it train",
         "A real, tiny model (logistic regression on random features of two noisy spirals) trained by mini-batch SGD"
         " following this setup's plan: each point of the grey line is one optimizer step, one real parameter update."
     )

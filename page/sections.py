@@ -19,6 +19,7 @@ from epochsteps.setup import Setup, SetupError
 from . import lab
 from .charts import CHART_NAMES, DRAWINGS, EXPORT_STEMS, EXPORT_TITLES, charts_shown, export_spec, show_chart
 from .controls import lesson_widgets, try_button
+from .elements import heading
 from .state import BY_HASH, CACHE_ENTRIES, lesson_mode, locked, outcome_for, put_values, shown
 
 QUIZ_SHOWN = 3  # questions at a time; "Other questions" draws the next seed
@@ -30,19 +31,13 @@ SOURCES = {"curve": "Illustrative curve", "pasted": "Values from my run", "lab":
 # -- the answer and the charts -------------------------------------------------------------------
 
 
-def heading(title: str, *paragraphs: str) -> None:
-    """A section's title and its opening text as one element: every element is a message the
-    browser draws again on each move, and a page of separate headers cost it more than the text."""
-    st.markdown("\n\n".join((f"## {title}", *paragraphs)))
-
-
 def answer_section(plan: Plan) -> None:
     st.header("The answer")
     with st.container(horizontal=True, gap="small"):
         for card in explain.metric_cards(plan):  # two a row at 390 px; a long value gets a card wide enough to show it whole
             st.metric(card.label, card.value, help=card.help, border=True, width=card_width(card.value), height="stretch")
-    st.latex(explain.formula(plan))
-    st.markdown("\n".join(f"- {line}" for line in explain.takeaways(plan)))  # one element: fewer to send and draw
+    takeaways = "\n".join(f"- {line}" for line in explain.takeaways(plan))
+    st.markdown(f"$$\n{explain.formula(plan)}\n$$\n\n{takeaways}")  # the formula (what st.latex sends) and the takeaways: one element
     idea = explain.try_this(plan)
     st.info(f"**Try this:** {idea.prompt} {idea.prediction}", icon=":material/lightbulb:")
     try_button(explain.try_this_change(plan))
@@ -83,9 +78,8 @@ def learning_rate_section(plan: Plan) -> None:
 
 
 def seed_input(where=None) -> None:
-    where = st.columns([1, 2])[0] if where is None else where  # a short number: no need for the full width
     lesson_widgets(where).number_input(
-        "Seed", 0, int(ctl.CONTROLS["seed"].high), step=1, key="seed", persist_state="session",
+        "Seed", 0, int(ctl.CONTROLS["seed"].high), step=1, key="seed", persist_state="session", width=240,  # a short number
         help="Seeds the training lab (its data and the shuffle of every epoch) and the illustrative validation curve.",
     )  # fmt: skip
 
@@ -244,8 +238,7 @@ def runnable_download(where, setup: Setup, name: str) -> None:
 
 
 def glossary_section() -> None:
-    heading("Glossary", "\n".join(f"- **{term}**: {text}" for term, text in explain.GLOSSARY.items()))
-    st.caption(f"Scope: {explain.SCOPE}")
+    heading("Glossary", "\n".join(f"- **{term}**: {text}" for term, text in explain.GLOSSARY.items()), f":small[Scope: {explain.SCOPE}]")
 
 
 # -- read my log ------------------------------------------------------------------------------

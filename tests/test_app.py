@@ -59,7 +59,8 @@ def test_defaults_show_the_textbook_case():
     assert shown["Total optimizer steps"] == "1,000"
     assert shown == expected_cards(ctl.DEFAULTS)
     assert not at.warning
-    assert len(at.latex) == 1 and "100" in at.latex[0].value
+    formulas = [m.value for m in at.markdown if m.value.startswith("$$\n")]  # the formula opens the takeaways' element
+    assert len(formulas) == 1 and "100" in formulas[0].split("$$")[1] and "\n- " in formulas[0]
     assert len(charts(at)) == 4  # timeline, inside one epoch, trade-off, learning rate (StepLR per epoch vs per batch)
     at.button(key="lab_train").click().run()  # the training lab trains only when asked
     assert len(charts(at)) == 6 and not at.exception  # its loss chart and the two batch sizes

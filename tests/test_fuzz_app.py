@@ -58,7 +58,7 @@ def check_link(query: dict[str, list[str]]) -> None:
         at.query_params[key] = given_values
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.title and at.title[0].value == "Epochs vs steps"
+    assert at.markdown and at.markdown[0].value.startswith("# Epochs vs steps\n\n")  # the title and its intro, one element
     controls, lesson_params = lessons.split_params(query)  # lesson keys are not unknown controls
     _, notices = us.parse_query(controls)
     warnings = unescaped("\n".join(w.value for w in at.warning))
