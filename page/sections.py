@@ -265,10 +265,14 @@ def read_pasted_log() -> None:
 def log_section() -> None:
     """Paste what the HF Trainer, Lightning or Keras printed: the setup it implies, what each
     printed number counts, where those numbers mislead, and the page opened on its plan."""
-    with st.expander("Read my log: paste what your framework printed", icon=":material/terminal:", key="log_panel"):
+    box = st.expander("Read my log: paste what your framework printed", icon=":material/terminal:", key="log_panel", on_change="rerun")
+    if not box.open:  # written only while open, as the other panels (the pasted text is kept)
+        return
+    with box:
         st.text_area(
             "The HF Trainer's “Running training” banner, a Lightning progress bar and model summary, or Keras fit output",
             key="log_text", height=160, max_chars=4_000_000, placeholder="***** Running training *****\n  Num examples = 1,000 ...",
+            persist_state="session",
         )  # fmt: skip
         st.button("Read", key="log_read", on_click=read_pasted_log, icon=":material/search:")
         reading = st.session_state.get("_log_reading")

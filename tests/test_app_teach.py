@@ -366,6 +366,9 @@ def test_a_pasted_hf_banner_opens_the_page_on_its_plan():
 
     text = (LOGS / "hf_info_accum_leftover.log").read_text()
     at = run()
+    assert not at.text_area and not [b for b in at.button if b.key == "log_read"]  # the closed panel is not written
+    at.session_state["log_panel"] = True
+    at.run()
     at.session_state["log_text"] = text
     at.button(key="log_read").click().run()
     assert not at.exception
@@ -384,6 +387,8 @@ def test_a_pasted_hf_banner_opens_the_page_on_its_plan():
 
 def test_a_pasted_log_that_does_not_fix_the_setup_keeps_the_page_and_garbage_is_one_sentence():
     at = run({"batch_size": "64"})
+    at.session_state["log_panel"] = True
+    at.run()
     at.session_state["log_text"] = (LOGS / "keras_v1.log").read_text()
     at.button(key="log_read").click().run()
     assert not at.exception
@@ -395,3 +400,8 @@ def test_a_pasted_log_that_does_not_fix_the_setup_keeps_the_page_and_garbage_is_
     assert not at.exception
     warned = [w.value for w in at.warning]
     assert warned and "<script>" not in "".join(warned) and "javascript" not in "".join(warned)  # nothing of the text echoed as markup
+    at.session_state["log_panel"] = False
+    at.run()
+    at.session_state["log_panel"] = True
+    at.run()
+    assert at.text_area(key="log_text").value == hostile  # closing the panel keeps what was pasted
