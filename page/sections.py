@@ -191,10 +191,11 @@ def snippets_for(setup: Setup) -> dict[str, str]:
 
 def translator_section(setup: Setup) -> None:
     differences = differences_for(setup)
-    if differences:
-        heading("Framework translator", "Where the frameworks count this setup differently:\n" + "\n".join(f"- {line}" for line in differences))
-    else:
-        heading("Framework translator", "All five conventions count this setup alike.")
+    heading(
+        "Framework translator",
+        "Where the frameworks count this setup differently:\n" + "\n".join(f"- {line}" for line in differences)
+        if differences else "All five conventions count this setup alike.",
+    )  # fmt: skip
     box = st.expander(
         "The five conventions side by side, with the code for each and a script that proves it",
         key="translator_open", on_change="rerun", icon=":material/compare_arrows:",
